@@ -1,0 +1,373 @@
+"""GreenClient: the four image operations of Green 2018-05-09 over one pooled HTTP session.
+
+Requests are validated before anything is sent, signed fresh for every attempt (new Date and
+nonce), and retried on throttling and transient failures with capped exponential backoff and full
+jitter inside a total time budget. Authentication and invalid-request errors are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from greenlight.errors import (
+    GreenAuthError,
+    GreenError,
+    GreenInvalidRequest,
+    GreenThrottled,
+    GreenTransientError,
+)
+from greenlight.models import (
+    EXCEED_QUOTA,
+    KNOWN_SCENES,
+    OK,
+    PERMISSION_DENY,
+    Feedback,
+    ScanTask,
+    TaskResult,
+)
+from greenlight.signer import API_VERSION, Credentials, http_date, sign_request
+
+REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
+MAX_TASKS = 100
+MAX_URL_LENGTH = 2048
+MAX_SEED_LENGTH = 64
+MAX_DATA_ID_LENGTH = 128
+
+SYNC_SCAN = ("ImageSyncScan", "/green/image/scan")
+ASYNC_SCAN = ("ImageAsyncScan", "/green/image/asyncscan")
+ASYNC_RESULTS = ("ImageAsyncScanResults", "/green/image/results")
+FEEDBACK = ("ImageScanFeedback", "/green/image/feedback")
+
+# Gateway error codes (reference section 7) that no retry can fix.
+_AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidAccessKeySecret",
+               "InvalidSecurityToken", "InvalidTimeStamp", "Forbidden", "InvalidAction", "NoPermission")
+
+
+def endpoint_for_region(region: str) -> str:
+    if region not in REGIONS:
+        raise GreenInvalidRequest(f"unknown Green region {region!r}; expected one of {', '.join(REGIONS)}",
+                                  field="region")
+    return f"https://green.{region}.aliyuncs.com"
+
+
+def _normalise_endpoint(endpoint: str) -> str:
+    if "://" not in endpoint:
+        endpoint = "https://" + endpoint
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise GreenInvalidRequest(f"endpoint {endpoint!r} is not an http(s) URL", field="endpoint")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter: sleep U(0, min(max_delay, base_delay * 2**n))."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int, draw: float) -> float:
+        return draw * min(self.max_delay, self.base_delay * (2**attempt))
+
+
+@dataclass
+class ClientStats:
+    """What this client did, for logs, metrics and tests."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    transient: int = 0
+    by_action: dict[str, int] = field(default_factory=dict)
+
+
+def build_session(pool_size: int = 10) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def validate_scenes(scenes: Sequence[str]) -> list[str]:
+    if isinstance(scenes, str) or not scenes:
+        raise GreenInvalidRequest("scenes must be a non-empty list", field="scenes")
+    unknown = sorted(set(scenes) - KNOWN_SCENES)
+    if unknown:
+        raise GreenInvalidRequest(f"unknown scenes {unknown}; known: {sorted(KNOWN_SCENES)}", field="scenes")
+    return list(dict.fromkeys(scenes))
+
+
+def validate_url(url: str, field_name: str) -> None:
+    if not isinstance(url, str) or not url:
+        raise GreenInvalidRequest(f"{field_name} is empty", field=field_name)
+    if len(url) > MAX_URL_LENGTH:
+        raise GreenInvalidRequest(f"{field_name} is {len(url)} characters; Green accepts at most {MAX_URL_LENGTH}",
+                                  field=field_name)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise GreenInvalidRequest(f"{field_name} must be an http(s) URL", field=field_name)
+
+
+def validate_tasks(tasks: Sequence[ScanTask]) -> None:
+    if not 1 <= len(tasks) <= MAX_TASKS:
+        raise GreenInvalidRequest(f"tasks must hold 1 to {MAX_TASKS} images, got {len(tasks)}", field="tasks")
+    seen: set[str] = set()
+    for index, task in enumerate(tasks):
+        if not task.data_id or len(task.data_id) > MAX_DATA_ID_LENGTH:
+            raise GreenInvalidRequest(f"tasks[{index}].dataId must be 1 to {MAX_DATA_ID_LENGTH} characters",
+                                      field=f"tasks[{index}].dataId")
+        if task.data_id in seen:
+            raise GreenInvalidRequest(f"tasks[{index}].dataId {task.data_id!r} is repeated",
+                                      field=f"tasks[{index}].dataId")
+        seen.add(task.data_id)
+        validate_url(task.url, f"tasks[{index}].url")
+
+
+def validate_callback(callback: str | None, seed: str | None) -> None:
+    if callback is None:
+        return
+    validate_url(callback, "callback")
+    if not seed:
+        raise GreenInvalidRequest("seed is required when a callback is given", field="seed")
+    if len(seed) > MAX_SEED_LENGTH or not all(c.isascii() and (c.isalnum() or c == "_") for c in seed):
+        raise GreenInvalidRequest(f"seed must be 1 to {MAX_SEED_LENGTH} letters, digits or '_'", field="seed")
+
+
+def _error_from_gateway(status: int, body: dict[str, Any]) -> GreenError:
+    code = str(body.get("Code", ""))
+    message = f"{code}: {body.get('Message', '')}".strip(": ")
+    request_id = body.get("RequestId")
+    if code.startswith("Throttling"):
+        return GreenThrottled(message, code=code, request_id=request_id)
+    if any(code.startswith(prefix) for prefix in _AUTH_CODES) or status in (401, 403):
+        return GreenAuthError(message, code=code, request_id=request_id)
+    if status >= 500 or code in ("ServiceUnavailable", "InternalError", "SignatureNonceUsed"):
+        return GreenTransientError(message, code=code, request_id=request_id)
+    return GreenInvalidRequest(message, code=code, request_id=request_id)
+
+
+def _error_from_body(code: int, msg: str, request_id: str | None) -> GreenError:
+    message = f"Green answered {code} {msg}"
+    if code == EXCEED_QUOTA:
+        return GreenThrottled(message, code=code, request_id=request_id)
+    if code == PERMISSION_DENY:
+        return GreenAuthError(message, code=code, request_id=request_id)
+    if 400 <= code < 500:
+        return GreenInvalidRequest(message, code=code, request_id=request_id)
+    return GreenTransientError(message, code=code, request_id=request_id)
+
+
+class GreenClient:
+    """Talks to one Green endpoint with credentials from `credentials` (a value or a provider).
+
+    A provider is called for every attempt, so rotated keys take effect without a new client.
+    `clock`, `monotonic`, `sleep`, `draw` and `nonce` exist so tests can pin time and randomness.
+    `pace` is called with the action name before each attempt (a rate budget may block there).
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials | Callable[[], Credentials],
+        *,
+        region: str = "cn-shanghai",
+        endpoint: str | None = None,
+        session: requests.Session | None = None,
+        connect_timeout: float = 3.05,
+        read_timeout: float = 10.0,
+        sync_read_timeout: float = 6.0,
+        retry: RetryPolicy | None = None,
+        client_info: str | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
+        nonce: Callable[[], str] | None = lambda: uuid.uuid4().hex,
+        pace: Callable[[str], None] | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self.region = region
+        self.endpoint = _normalise_endpoint(endpoint) if endpoint else endpoint_for_region(region)
+        self.session = session or build_session()
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.sync_read_timeout = sync_read_timeout
+        self.retry = retry or RetryPolicy()
+        self.client_info = client_info
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._draw = draw
+        self._nonce = nonce
+        self._pace = pace
+        self.stats = ClientStats()
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def image_sync_scan(self, tasks: Sequence[ScanTask], scenes: Sequence[str], *, biz_type: str | None = None,
+                        budget: float | None = None) -> list[TaskResult]:
+        """Scan now; one TaskResult per task, with results for those that succeeded."""
+        payload = self._scan_payload(tasks, scenes, biz_type)
+        data = self._call(SYNC_SCAN, payload, read_timeout=self.sync_read_timeout, budget=budget)
+        return self._task_list(data)
+
+    def image_async_scan(self, tasks: Sequence[ScanTask], scenes: Sequence[str], *, biz_type: str | None = None,
+                         callback: str | None = None, seed: str | None = None,
+                         budget: float | None = None) -> list[TaskResult]:
+        """Submit; one TaskResult per task carrying its taskId (or its own error code)."""
+        payload = self._scan_payload(tasks, scenes, biz_type)
+        validate_callback(callback, seed)
+        if callback is not None:
+            payload["callback"] = callback
+            payload["seed"] = seed
+        data = self._call(ASYNC_SCAN, payload, read_timeout=self.read_timeout, budget=budget)
+        return self._task_list(data)
+
+    def image_async_results(self, task_ids: Sequence[str], *, budget: float | None = None) -> list[TaskResult]:
+        """Results of earlier async scans: code 280 while processing, 200 with results when done."""
+        if isinstance(task_ids, str) or not 1 <= len(task_ids) <= MAX_TASKS:
+            raise GreenInvalidRequest(f"task ids must be a list of 1 to {MAX_TASKS}", field="taskIds")
+        if not all(isinstance(t, str) and t for t in task_ids):
+            raise GreenInvalidRequest("every task id must be a non-empty string", field="taskIds")
+        data = self._call(ASYNC_RESULTS, list(task_ids), read_timeout=self.read_timeout, budget=budget)
+        return self._task_list(data)
+
+    def image_scan_feedback(self, feedback: Feedback, *, budget: float | None = None) -> None:
+        """Tell Green a machine verdict was wrong."""
+        if feedback.suggestion is not None and feedback.suggestion not in ("pass", "block"):
+            raise GreenInvalidRequest("feedback suggestion must be 'pass' or 'block'", field="suggestion")
+        if feedback.suggestion is not None and not feedback.scenes:
+            raise GreenInvalidRequest("feedback with a suggestion needs scenes", field="scenes")
+        if feedback.scenes:
+            validate_scenes(feedback.scenes)
+        if feedback.url is not None:
+            validate_url(feedback.url, "url")
+        self._call(FEEDBACK, feedback.to_wire(), read_timeout=self.read_timeout, budget=budget)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _scan_payload(tasks: Sequence[ScanTask], scenes: Sequence[str], biz_type: str | None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"scenes": validate_scenes(scenes)}
+        validate_tasks(tasks)
+        if biz_type:
+            payload["bizType"] = biz_type
+        payload["tasks"] = [task.to_wire() for task in tasks]
+        return payload
+
+    @staticmethod
+    def _task_list(data: Any) -> list[TaskResult]:
+        if not isinstance(data, list):
+            raise GreenTransientError("Green answered without a data list")
+        try:
+            return [TaskResult.from_wire(item) for item in data]
+        except ValueError as exc:
+            raise GreenTransientError(f"Green answered a malformed task: {exc}") from exc
+
+    def _credentials_now(self) -> Credentials:
+        creds = self._credentials
+        return creds if isinstance(creds, Credentials) else creds()
+
+    def _call(self, operation: tuple[str, str], payload: Any, *, read_timeout: float,
+              budget: float | None) -> Any:
+        action, path = operation
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        deadline = None if budget is None else self._monotonic() + budget
+        last_error: GreenError | None = None
+        for attempt in range(self.retry.max_attempts):
+            remaining = None if deadline is None else deadline - self._monotonic()
+            if remaining is not None and remaining <= 0.05:
+                break
+            if self._pace is not None:
+                self._pace(action)
+            try:
+                return self._attempt(action, path, body, read_timeout, remaining)
+            except (GreenThrottled, GreenTransientError) as exc:
+                last_error = exc
+                if isinstance(exc, GreenThrottled):
+                    self.stats.throttled += 1
+                else:
+                    self.stats.transient += 1
+            if attempt + 1 >= self.retry.max_attempts:
+                break
+            delay = self.retry.delay(attempt, self._draw())
+            if deadline is not None and self._monotonic() + delay >= deadline:
+                break
+            self.stats.retries += 1
+            self._sleep(delay)
+        if last_error is None:
+            raise GreenTransientError(f"{action}: no time left in the budget to send the request")
+        raise last_error
+
+    def _attempt(self, action: str, path: str, body: bytes, read_timeout: float, remaining: float | None) -> Any:
+        query = {"RegionId": self.region}
+        if self.client_info:
+            query["ClientInfo"] = self.client_info
+        signed = sign_request(
+            credentials=self._credentials_now(),
+            method="POST",
+            path=path,
+            body=body,
+            date=http_date(self._clock()),
+            query=query,
+            headers={"x-acs-version": API_VERSION, "x-acs-action": action, "x-acs-region-id": self.region},
+            nonce=self._nonce() if self._nonce else None,
+        )
+        connect = self.connect_timeout if remaining is None else max(0.05, min(self.connect_timeout, remaining))
+        read = read_timeout if remaining is None else max(0.05, min(read_timeout, remaining))
+        self.stats.requests += 1
+        self.stats.by_action[action] = self.stats.by_action.get(action, 0) + 1
+        try:
+            response = self.session.post(self.endpoint + signed.target, data=signed.body, headers=signed.headers,
+                                         timeout=(connect, read), allow_redirects=False)
+        except requests.Timeout as exc:
+            raise GreenTransientError(f"{action}: timed out ({type(exc).__name__})") from exc
+        except requests.RequestException as exc:
+            raise GreenTransientError(f"{action}: network failure ({type(exc).__name__})") from exc
+        return self._parse(action, response)
+
+    @staticmethod
+    def _parse(action: str, response: requests.Response) -> Any:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "Code" in body and "code" not in body:
+            raise _error_from_gateway(response.status_code, body)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise GreenTransientError(f"{action}: HTTP {response.status_code}", code=response.status_code)
+        if response.status_code >= 400:
+            raise GreenInvalidRequest(f"{action}: HTTP {response.status_code}", code=response.status_code)
+        if not isinstance(body, dict) or "code" not in body:
+            raise GreenTransientError(f"{action}: answer is not a Green JSON envelope")
+        request_id = body.get("requestId")
+        try:
+            code = int(body["code"])
+        except (TypeError, ValueError) as exc:
+            raise GreenTransientError(f"{action}: answer has no integer code") from exc
+        if code != OK:
+            raise _error_from_body(code, str(body.get("msg", "")), request_id)
+        return body.get("data")
+
+
+def chunks(items: Iterable[Any], size: int = MAX_TASKS) -> Iterable[list[Any]]:
+    """Split into lists of at most `size` (Green takes at most 100 tasks or ids a request)."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

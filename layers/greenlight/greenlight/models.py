@@ -1,0 +1,171 @@
+"""Green's request and result shapes as typed values."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
+SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
+
+# Per-task and top-level body codes (reference section 4.4).
+OK = 200
+PROCESSING = 280
+DOWNLOAD_FAILED_CODES = frozenset({401, 403, 404, 480, 592})
+TOO_LARGE = 589
+BAD_FORMAT = 590
+EXPIRED = 594
+EXCEED_QUOTA = 588
+PERMISSION_DENY = 596
+TRANSIENT_CODES = frozenset({500, 503, 580, 581, 585, 586, 587, 591})
+UNSUPPORTED_CODES = frozenset({TOO_LARGE, BAD_FORMAT, 595})
+
+
+class TaskOutcome(enum.Enum):
+    """What a per-task code means for the object it belongs to."""
+
+    DONE = "done"  # results are in
+    PROCESSING = "processing"  # ask again later
+    RETRY = "retry"  # Green could not fetch it, lost it or failed: scan again with a fresh URL
+    UNSUPPORTED = "unsupported"  # Green cannot take this content: a final SKIPPED
+    INVALID = "invalid"  # our request for this task was wrong: a final ERROR
+
+
+def classify_task_code(code: int) -> TaskOutcome:
+    if code == OK:
+        return TaskOutcome.DONE
+    if code == PROCESSING:
+        return TaskOutcome.PROCESSING
+    if code in UNSUPPORTED_CODES:
+        return TaskOutcome.UNSUPPORTED
+    if code in DOWNLOAD_FAILED_CODES or code in TRANSIENT_CODES or code in (EXPIRED, EXCEED_QUOTA):
+        return TaskOutcome.RETRY
+    return TaskOutcome.INVALID
+
+
+@dataclass(frozen=True)
+class ScanTask:
+    """One image to scan. `data_id` ties the task back to our verdict record."""
+
+    data_id: str
+    url: str
+    interval: int | None = None
+    max_frames: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"dataId": self.data_id, "url": self.url}
+        if self.interval is not None:
+            wire["interval"] = self.interval
+        if self.max_frames is not None:
+            wire["maxFrames"] = self.max_frames
+        return wire
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    scene: str
+    label: str
+    suggestion: str
+    rate: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> SceneResult:
+        known = {"scene", "label", "suggestion", "rate"}
+        return cls(
+            scene=str(item.get("scene", "")),
+            label=str(item.get("label", "")),
+            suggestion=str(item.get("suggestion", "")),
+            rate=float(item.get("rate") or 0.0),
+            extra={k: v for k, v in item.items() if k not in known},
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"scene": self.scene, "label": self.label, "suggestion": self.suggestion, "rate": self.rate, **self.extra}
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """One element of a response's `data` array, or one callback's `content`."""
+
+    code: int
+    msg: str
+    task_id: str | None = None
+    data_id: str | None = None
+    url: str | None = None
+    results: tuple[SceneResult, ...] = ()
+
+    @property
+    def outcome(self) -> TaskOutcome:
+        return classify_task_code(self.code)
+
+    @property
+    def suggestion(self) -> str | None:
+        """Overall suggestion across scenes: block > review > pass; None when there are no results."""
+        ranked = [r.suggestion for r in self.results if r.suggestion in SUGGESTION_RANK]
+        if not ranked:
+            return None
+        return max(ranked, key=SUGGESTION_RANK.__getitem__)
+
+    @classmethod
+    def from_wire(cls, item: Mapping[str, Any]) -> TaskResult:
+        """Build from Green's JSON; raises ValueError when the item is not a task object."""
+        if not isinstance(item, Mapping):
+            raise ValueError("task result is not an object")
+        try:
+            code = int(item["code"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError("task result has no integer code") from exc
+        raw_results = item.get("results") or []
+        if not isinstance(raw_results, list) or not all(isinstance(r, Mapping) for r in raw_results):
+            raise ValueError("task results is not a list of objects")
+
+        def text(name: str) -> str | None:
+            value = item.get(name)
+            return None if value is None else str(value)
+
+        return cls(
+            code=code,
+            msg=str(item.get("msg", "")),
+            task_id=text("taskId"),
+            data_id=text("dataId"),
+            url=text("url"),
+            results=tuple(SceneResult.from_wire(r) for r in raw_results),
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {"code": self.code, "msg": self.msg}
+        for key, value in (("dataId", self.data_id), ("taskId", self.task_id), ("url", self.url)):
+            if value is not None:
+                wire[key] = value
+        if self.results:
+            wire["results"] = [r.to_wire() for r in self.results]
+        return wire
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A correction of a machine verdict, sent to /green/image/feedback."""
+
+    task_id: str | None = None
+    data_id: str | None = None
+    url: str | None = None
+    suggestion: str | None = None
+    scenes: tuple[str, ...] = ()
+    label: str | None = None
+    note: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "taskId": self.task_id,
+            "dataId": self.data_id,
+            "url": self.url,
+            "suggestion": self.suggestion,
+            "label": self.label,
+            "note": self.note,
+        }
+        if self.scenes:
+            wire["scenes"] = list(self.scenes)
+        return {k: v for k, v in wire.items() if v is not None}

@@ -31,13 +31,13 @@ from greenlight.models import (
     KNOWN_SCENES,
     OK,
     PERMISSION_DENY,
+    REGIONS,
     Feedback,
     ScanTask,
     TaskResult,
 )
 from greenlight.signer import API_VERSION, Credentials, http_date, sign_request
 
-REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 MAX_TASKS = 100
 MAX_URL_LENGTH = 2048
 MAX_SEED_LENGTH = 64

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
 SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
 

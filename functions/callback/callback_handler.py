@@ -1,0 +1,67 @@
+"""Callback function: Green's per-task result pushes, behind the HTTP API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+
+from callback_logic import Reply, handle_callback
+from greenlight import wiring
+from greenlight.observability import logger, metrics, trace_handler
+
+app = APIGatewayHttpResolver()
+OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _respond(reply: Reply) -> Response[str]:
+    if reply.rejection:
+        # One metric with the reason as its dimension: a separate EMF blob so dimensions don't mix.
+        with metrics.single_metric(name="CallbackRejected", unit=MetricUnit.Count, value=1,
+                                   default_dimensions=metrics.default_dimensions) as metric:
+            metric.add_dimension(name="reason", value=reply.rejection)
+        logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
+    return Response(status_code=reply.status, content_type="application/json", body=json.dumps(reply.body))
+
+
+@app.post("/callback/<token>")
+def receive(token: str) -> Response[str]:
+    settings = wiring.callback_settings()
+    event = app.current_event
+    body = event.decoded_body or ""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    reply = handle_callback(
+        token=token,
+        content_type=event.headers.get("content-type"),
+        body=raw,
+        secret=wiring.current_secret(settings.green),
+        store=wiring.store(settings.table_name),
+        max_bytes=settings.max_body_bytes,
+    )
+    return _respond(reply)
+
+
+@app.route("/callback/<token>", method=OTHER_METHODS)
+def wrong_method(token: str) -> Response[str]:
+    return _respond(Reply(405, {"message": "use POST"}, rejection="wrong_method"))
+
+
+@app.not_found
+def not_found(_: Exception) -> Response[str]:
+    return _respond(Reply(404, {"message": "not found"}, rejection="no_route"))
+
+
+@app.exception_handler(Exception)
+def unexpected(exc: Exception) -> Response[str]:
+    # Green retries a non-200 callback; the poller backs it up either way. No stack trace leaves.
+    logger.exception("callback failed")
+    return Response(status_code=500, content_type="application/json", body=json.dumps({"message": "internal error"}))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@trace_handler
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,94 @@
+"""Poll: fetch results for PENDING records that are due, so a verdict arrives even without a callback.
+
+Each run takes at most `batch_limit` due records (oldest due first), asks Green about up to 100
+task ids per request, records what finished, reschedules what is still processing, and scans
+again (fresh URL, counted, bounded) what Green lost, let expire, or could not download. Records
+not reached this run stay due, so a backlog drains over the following runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from greenlight.client import chunks
+from greenlight.errors import GreenError
+from greenlight.models import TaskOutcome
+from greenlight.observability import count, logger, object_context
+from greenlight.results import apply_result
+
+if TYPE_CHECKING:
+    from greenlight.client import GreenClient
+    from greenlight.config import PollSettings
+    from greenlight.scanning import Scanner
+    from greenlight.store import VerdictRecord, VerdictStore
+
+
+@dataclass
+class PollSummary:
+    due: int = 0
+    asked: int = 0
+    finished: int = 0
+    processing: int = 0
+    resubmitted: int = 0
+    gave_up: int = 0
+    requests: int = 0
+    stopped_early: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, settings: PollSettings,
+              budget: Callable[[], float], clock: Callable[[], float] = time.time) -> PollSummary:
+    summary = PollSummary()
+    records = store.due_pending(clock(), settings.batch_limit)
+    summary.due = len(records)
+    reserve = settings.scan.time_reserve
+    for group in chunks([r for r in records if r.task_id]):
+        remaining = budget() - reserve
+        if remaining <= 1:
+            summary.stopped_early = True
+            break
+        try:
+            results = green.image_async_results([r.task_id or "" for r in group], budget=remaining)
+        except GreenError as exc:
+            summary.errors.append(f"{type(exc).__name__}:{exc.code}")
+            logger.warning("results request failed; records stay due", extra={"error": type(exc).__name__})
+            continue
+        summary.requests += 1
+        summary.asked += len(group)
+        count("ResultRequests")
+        by_task = {r.task_id: r for r in results if r.task_id}
+        again: list[tuple[VerdictRecord, str]] = []
+        now = clock()
+        for record in group:
+            result = by_task.get(record.task_id)
+            with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
+                if result is None:
+                    store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds)
+                    continue
+                outcome = result.outcome
+                if outcome is TaskOutcome.PROCESSING:
+                    age = now - (record.submitted_epoch or now)
+                    if age >= settings.resubmit_after:
+                        again.append((record, "result_not_ready_before_retention"))
+                    else:
+                        summary.processing += 1
+                        count("StillProcessing")
+                        store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds,
+                                         last_code=result.code)
+                elif outcome is TaskOutcome.RETRY:
+                    again.append((record, f"green_{result.code}"))
+                else:
+                    applied = apply_result(store, result, source="poll", data_id=record.id)
+                    if applied.changed:
+                        summary.finished += 1
+                        logger.info("verdict recorded", extra={"state": str(applied.state),
+                                                               "suggestion": result.suggestion})
+        if again:
+            report = scanner.resubmit(again, budget=lambda: budget() - reserve)
+            summary.resubmitted += sum(1 for o in report.outcomes.values() if o.kind == "resubmitted")
+            summary.gave_up += sum(1 for o in report.outcomes.values() if o.kind == "error")
+            summary.requests += report.requests
+    return summary

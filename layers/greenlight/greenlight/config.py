@@ -1,0 +1,168 @@
+"""Each function's configuration: read once from the environment, validated, failing fast.
+
+A missing or bad variable raises ConfigError naming it. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from greenlight.models import KNOWN_SCENES, REGIONS
+
+GREEN_MAX_BYTES = 20 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class _Env:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self._environ.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise ConfigError(f"environment variable {name} must be set")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        return self._environ.get(name, "").strip() or None
+
+    def number(self, name: str, default: float, *, minimum: float = 0, maximum: float | None = None) -> float:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a number") from exc
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum if maximum is not None else 'inf'}")
+        return value
+
+    def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+        value = self.number(name, default, minimum=minimum, maximum=maximum)
+        if value != int(value):
+            raise ConfigError(f"{name} must be a whole number")
+        return int(value)
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise ConfigError(f"{name}={value!r} must be one of {', '.join(choices)}")
+        return value
+
+    def scenes(self, name: str, default: str) -> tuple[str, ...]:
+        scenes = tuple(s.strip() for s in self.text(name, default).split(",") if s.strip())
+        unknown = sorted(set(scenes) - KNOWN_SCENES)
+        if not scenes or unknown:
+            raise ConfigError(f"{name} must list scenes from {', '.join(sorted(KNOWN_SCENES))}; unknown: {unknown}")
+        return scenes
+
+
+@dataclass(frozen=True)
+class GreenSettings:
+    """How to reach Green and which credentials to use (shared by the three functions)."""
+
+    secret_id: str
+    region: str
+    endpoint: str | None
+    secret_max_age: int
+    scenes: tuple[str, ...]
+    biz_type: str | None
+    max_rps: float
+    concurrency: int
+
+    @classmethod
+    def from_env(cls, env: _Env) -> GreenSettings:
+        return cls(
+            secret_id=env.text("GREEN_SECRET_ID"),
+            region=env.choice("GREEN_REGION", "cn-shanghai", REGIONS),
+            endpoint=env.optional("GREEN_ENDPOINT"),
+            secret_max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600),
+            scenes=env.scenes("GREEN_SCENES", "porn,terrorism"),
+            biz_type=env.optional("GREEN_BIZ_TYPE"),
+            max_rps=env.number("GREEN_MAX_RPS", 40, minimum=0.1, maximum=1000),
+            concurrency=env.integer("GREEN_CONCURRENCY", 2, minimum=1, maximum=1000),
+        )
+
+    @property
+    def rps_per_instance(self) -> float:
+        """The account-wide request budget shared by at most `concurrency` function instances."""
+        return self.max_rps / self.concurrency
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What submit (and the poller, when it resubmits) needs to send images to Green."""
+
+    table_name: str
+    bucket_names: tuple[str, ...]
+    green: GreenSettings
+    scan_mode: str
+    callback_url: str | None
+    url_expiry: int
+    url_signing: str
+    max_object_bytes: int
+    lease_seconds: int
+    max_attempts: int
+    poll_grace: int
+    time_reserve: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ScanSettings:
+        env = _Env(environ)
+        buckets = tuple(b.strip() for b in env.text("BUCKET_NAMES").split(",") if b.strip())
+        return cls(
+            table_name=env.text("TABLE_NAME"),
+            bucket_names=buckets,
+            green=GreenSettings.from_env(env),
+            scan_mode=env.choice("SCAN_MODE", "async", ("async", "sync")),
+            callback_url=env.optional("CALLBACK_URL"),
+            url_expiry=env.integer("URL_EXPIRY_SECONDS", 3600, minimum=60, maximum=7 * 24 * 3600),
+            url_signing=env.choice("URL_SIGNING", "role", ("role", "key")),
+            max_object_bytes=env.integer("MAX_OBJECT_BYTES", GREEN_MAX_BYTES, minimum=1, maximum=GREEN_MAX_BYTES),
+            lease_seconds=env.integer("LEASE_SECONDS", 120, minimum=1, maximum=3600),
+            max_attempts=env.integer("MAX_SCAN_ATTEMPTS", 3, minimum=1, maximum=10),
+            poll_grace=env.integer("POLL_GRACE_SECONDS", 60, minimum=0, maximum=3000),
+            time_reserve=env.number("TIME_RESERVE_SECONDS", 5, minimum=0, maximum=60),
+        )
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    scan: ScanSettings
+    batch_limit: int
+    recheck_seconds: int
+    resubmit_after: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> PollSettings:
+        env = _Env(environ)
+        return cls(
+            scan=ScanSettings.from_env(environ),
+            batch_limit=env.integer("POLL_BATCH_LIMIT", 1000, minimum=1, maximum=100_000),
+            recheck_seconds=env.integer("POLL_RECHECK_SECONDS", 30, minimum=1, maximum=3000),
+            # Green keeps async results for 1 hour; a task still unfinished after this is rescanned.
+            resubmit_after=env.integer("RESUBMIT_AFTER_SECONDS", 2700, minimum=10, maximum=3500),
+        )
+
+
+@dataclass(frozen=True)
+class CallbackSettings:
+    table_name: str
+    green: GreenSettings
+    max_body_bytes: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> CallbackSettings:
+        env = _Env(environ)
+        return cls(
+            table_name=env.text("TABLE_NAME"),
+            green=GreenSettings.from_env(env),
+            max_body_bytes=env.integer("MAX_CALLBACK_BYTES", 256 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+        )

@@ -1,0 +1,143 @@
+"""Turn an SQS message body into the S3 objects it announces.
+
+Understood bodies: an EventBridge "Object Created" event from aws.s3 (what the stack's rule
+delivers), an S3 event notification (`Records`, also inside an SNS envelope), and S3's
+`s3:TestEvent`. Anything else is an `Ignored` with a reason, never an exception: a message that
+can never be processed must be acknowledged, not retried into the DLQ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
+
+# Sequencers are hex strings; AWS says to pad the shorter one with zeros before comparing.
+_SEQUENCER_WIDTH = 32
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object version announced by S3."""
+
+    bucket: str
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    sequencer: str | None = None
+    event_time: str | None = None
+
+    @property
+    def version_token(self) -> str:
+        """What tells this version of the key apart: the version id, else the ETag."""
+        if self.version_id and self.version_id != "null":
+            return f"v:{self.version_id}"
+        if self.etag:
+            return f"e:{self.etag}"
+        return f"s:{self.sequencer or ''}"
+
+    @property
+    def data_id(self) -> str:
+        """The verdict record's id and Green's dataId: stable for one object version."""
+        return "v-" + _digest(self.bucket, self.key, self.version_token)
+
+    @property
+    def head_id(self) -> str:
+        """The id of the record that tracks the newest version seen for this key."""
+        return "k-" + _digest(self.bucket, self.key)
+
+    @property
+    def order(self) -> str:
+        """Sortable position among events for the same key (S3 sequencer, then event time)."""
+        seq = (self.sequencer or "").upper().ljust(_SEQUENCER_WIDTH, "0")
+        return f"{seq}|{self.event_time or ''}"
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A message that announces nothing to scan; acknowledged with this reason."""
+
+    reason: str
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _clean_etag(etag: Any) -> str | None:
+    return str(etag).strip('"') if etag else None
+
+
+def _from_eventbridge(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
+    if body.get("source") != "aws.s3":
+        return Ignored(f"unsupported_source:{str(body.get('source'))[:64]}")
+    if body.get("detail-type") != "Object Created":
+        return Ignored(f"unsupported_event:{str(body.get('detail-type'))[:64]}")
+    event = S3EventBridgeNotificationEvent(body)
+    detail = event.detail
+    raw_object = body["detail"].get("object") or {}
+    return [
+        ObjectRef(
+            bucket=detail.bucket.name,
+            key=detail.object.key,
+            size=_int_or_none(raw_object.get("size")),
+            etag=_clean_etag(raw_object.get("etag") or raw_object.get("eTag")),
+            version_id=raw_object.get("version-id") or None,
+            sequencer=raw_object.get("sequencer") or None,
+            event_time=str(body.get("time") or "") or None,
+        )
+    ]
+
+
+def _from_notification(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
+    refs: list[ObjectRef] = []
+    for record in S3Event(body).records:
+        if record.event_source != "aws:s3" or not record.event_name.startswith("ObjectCreated:"):
+            continue
+        raw_object = record["s3"]["object"]
+        refs.append(
+            ObjectRef(
+                bucket=record.s3.bucket.name,
+                key=unquote_plus(raw_object["key"]),
+                size=_int_or_none(raw_object.get("size")),
+                etag=_clean_etag(raw_object.get("eTag") or raw_object.get("etag")),
+                version_id=raw_object.get("versionId") or None,
+                sequencer=raw_object.get("sequencer") or None,
+                event_time=record.get("eventTime"),
+            )
+        )
+    return refs or Ignored("no_object_created_records")
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_message(body: str) -> list[ObjectRef] | Ignored:
+    """Objects announced by one SQS message body, or why there are none."""
+    try:
+        decoded = json.loads(body)
+    except (TypeError, ValueError):
+        return Ignored("malformed_body")
+    if not isinstance(decoded, dict):
+        return Ignored("malformed_body")
+    if decoded.get("Type") == "Notification" and isinstance(decoded.get("Message"), str):
+        return parse_message(decoded["Message"])  # S3 -> SNS -> SQS
+    if decoded.get("Event") == "s3:TestEvent":
+        return Ignored("s3_test_event")
+    try:
+        if "detail-type" in decoded:
+            return _from_eventbridge(decoded)
+        if isinstance(decoded.get("Records"), list):
+            return _from_notification(decoded)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return Ignored("malformed_event")
+    return Ignored("unrecognised_message")

@@ -1,0 +1,58 @@
+"""The one place that owns logging, metrics and tracing for the three functions.
+
+Handlers decorate in one order: inject_lambda_context -> log_metrics -> (tracer, when enabled).
+Tracing is off unless POWERTOOLS_TRACE_ENABLED=true: creating a Tracer loads the X-Ray SDK, which
+costs more cold-start time than everything else a handler imports (see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "greenlight"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Greenlight"))
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PRESIGN_SECRETS = re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s\"]+", re.IGNORECASE)
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add to one named outcome metric."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@contextmanager
+def object_context(**keys: str | None) -> Iterator[None]:
+    """Put the object key, dataId and taskId on every log line written inside (per thread)."""
+    present = {k: v for k, v in keys.items() if v}
+    logger.thread_safe_append_keys(**present)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(present.keys())
+
+
+def redact_url(url: str) -> str:
+    """A presigned URL fit for a log line: signature, credential and session token removed."""
+    return _PRESIGN_SECRETS.sub(r"\1REDACTED", url)
+
+
+def tracing_enabled() -> bool:
+    return os.environ.get("POWERTOOLS_TRACE_ENABLED", "false").lower() == "true"
+
+
+def trace_handler(handler: F) -> F:
+    """capture_lambda_handler when tracing is on; otherwise the handler unchanged (no X-Ray import)."""
+    if not tracing_enabled():
+        return handler
+    from aws_lambda_powertools import Tracer
+
+    return Tracer().capture_lambda_handler(handler)  # type: ignore[no-any-return]

@@ -1,0 +1,49 @@
+"""The verdict record's states and the only transitions allowed between them.
+
+    (new) ──claim──▶ RECEIVED ──submitted──▶ PENDING ──result──▶ FINAL
+      │                │  ▲ lease takeover     │  ▲ resubmitted (fresh URL, new task)
+      │                │  └────────────────────┘  │
+      │                ├──────────────────────────┴──▶ SKIPPED | ERROR | SUPERSEDED
+      └──stale event──▶ SUPERSEDED
+
+- RECEIVED: claimed by one submit invocation (lease) and not yet at Green.
+- PENDING: at Green under task_id; waiting for a callback or the poller.
+- FINAL: Green's verdict is recorded (suggestion pass/review/block, per-scene results).
+- SKIPPED: Green was not asked, or cannot take the content (reason says why).
+- ERROR: scanning failed for good (reason says why).
+- SUPERSEDED: a newer version of the same key arrived before this one had a verdict.
+
+FINAL, SKIPPED, ERROR and SUPERSEDED are terminal: nothing moves a record out of them, so a
+verdict never goes back to pending and never changes by itself. The store enforces this table
+with conditional writes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    RECEIVED = "RECEIVED"
+    PENDING = "PENDING"
+    FINAL = "FINAL"
+    SKIPPED = "SKIPPED"
+    ERROR = "ERROR"
+    SUPERSEDED = "SUPERSEDED"
+
+
+TERMINAL = frozenset({State.FINAL, State.SKIPPED, State.ERROR, State.SUPERSEDED})
+
+# to-state -> the states a record may be in for the write to succeed (None: the record is new).
+ALLOWED_FROM: dict[State, frozenset[State | None]] = {
+    State.RECEIVED: frozenset({None, State.RECEIVED}),
+    State.PENDING: frozenset({State.RECEIVED, State.PENDING}),
+    State.FINAL: frozenset({State.RECEIVED, State.PENDING}),
+    State.SKIPPED: frozenset({State.RECEIVED, State.PENDING}),
+    State.ERROR: frozenset({State.RECEIVED, State.PENDING}),
+    State.SUPERSEDED: frozenset({None, State.RECEIVED, State.PENDING}),
+}
+
+
+def is_allowed(current: State | None, target: State) -> bool:
+    return current in ALLOWED_FROM[target]

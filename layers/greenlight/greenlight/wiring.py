@@ -1,0 +1,140 @@
+"""The composition root: the clients and services a warm function reuses, built on first use.
+
+Nothing is built at import time (cold start), everything is built once per container (one HTTP
+connection pool for Green, one boto3 client per service), and tests replace any piece with
+`override`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from greenlight.client import GreenClient
+    from greenlight.config import CallbackSettings, GreenSettings, PollSettings, ScanSettings
+    from greenlight.credentials import GreenSecret
+    from greenlight.objects import UrlSigner
+    from greenlight.scanning import Scanner
+    from greenlight.store import VerdictStore
+
+_overrides: dict[str, Any] = {}
+
+
+def override(**parts: Any) -> None:
+    """Replace parts by name (e.g. s3=..., green_client=...) until `reset()`."""
+    _overrides.update(parts)
+
+
+def reset() -> None:
+    _overrides.clear()
+    for factory in (scan_settings, poll_settings, callback_settings, aws_client, secret_for, green_client, store,
+                    url_signer, scanner):
+        factory.cache_clear()  # type: ignore[attr-defined]
+
+
+@functools.cache
+def scan_settings() -> ScanSettings:
+    import os
+
+    from greenlight.config import ScanSettings
+
+    return ScanSettings.from_env(os.environ)
+
+
+@functools.cache
+def poll_settings() -> PollSettings:
+    import os
+
+    from greenlight.config import PollSettings
+
+    return PollSettings.from_env(os.environ)
+
+
+@functools.cache
+def callback_settings() -> CallbackSettings:
+    import os
+
+    from greenlight.config import CallbackSettings
+
+    return CallbackSettings.from_env(os.environ)
+
+
+@functools.cache
+def aws_client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    if service in _overrides:
+        return _overrides[service]
+    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10,
+                    max_pool_connections=16, signature_version="s3v4" if service == "s3" else None)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+@functools.cache
+def secret_for(secret_id: str, max_age: int) -> Any:
+    """A zero-argument provider of the current secret (Powertools caches it for `max_age`)."""
+    from greenlight.credentials import load_secret
+
+    if "secret" in _overrides:
+        return _overrides["secret"]
+    return lambda: load_secret(secret_id, max_age)
+
+
+def current_secret(settings: GreenSettings) -> GreenSecret:
+    provider = secret_for(settings.secret_id, settings.secret_max_age)
+    return provider()  # type: ignore[no-any-return]
+
+
+@functools.cache
+def green_client(settings: GreenSettings) -> GreenClient:
+    from greenlight.client import GreenClient
+    from greenlight.pacing import TokenBucket
+
+    if "green_client" in _overrides:
+        return _overrides["green_client"]  # type: ignore[no-any-return]
+    bucket = TokenBucket(settings.rps_per_instance)
+    return GreenClient(lambda: current_secret(settings).credentials, region=settings.region,
+                       endpoint=settings.endpoint, pace=bucket.acquire)
+
+
+@functools.cache
+def store(table_name: str) -> VerdictStore:
+    from greenlight.store import VerdictStore
+
+    return VerdictStore(aws_client("dynamodb"), table_name)
+
+
+@functools.cache
+def url_signer(settings: ScanSettings) -> UrlSigner:
+    from greenlight.objects import UrlSigner
+
+    def key_client() -> Any:
+        secret = current_secret(settings.green)
+        if not (secret.url_signing_access_key_id and secret.url_signing_secret_access_key):
+            from greenlight.config import ConfigError
+
+            raise ConfigError("URL_SIGNING=key needs url_signing_access_key_id and url_signing_secret_access_key "
+                              "in the Green secret")
+        return _signing_client(secret.url_signing_access_key_id, secret.url_signing_secret_access_key)
+
+    return UrlSigner(mode=settings.url_signing, expiry=settings.url_expiry, role_client=lambda: aws_client("s3"),
+                     key_client=key_client)
+
+
+@functools.lru_cache(maxsize=2)
+def _signing_client(access_key_id: str, secret_access_key: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+                        config=Config(signature_version="s3v4"))
+
+
+@functools.cache
+def scanner(settings: ScanSettings) -> Scanner:
+    from greenlight.scanning import Scanner
+
+    return Scanner(store=store(settings.table_name), s3=aws_client("s3"), green=green_client(settings.green),
+                   signer=url_signer(settings), settings=settings, secret=lambda: current_secret(settings.green))

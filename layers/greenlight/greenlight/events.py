@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -69,6 +70,20 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
+def _normalise_time(value: Any) -> str | None:
+    """ISO 8601 UTC with microseconds, so event times sort as strings (some emitters send epoch numbers)."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, int | float) or str(value).replace(".", "", 1).isdigit():
+            moment = datetime.fromtimestamp(float(value), UTC)
+        else:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(value)[:64]
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _clean_etag(etag: Any) -> str | None:
     return str(etag).strip('"') if etag else None
 
@@ -89,7 +104,7 @@ def _from_eventbridge(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
             etag=_clean_etag(raw_object.get("etag") or raw_object.get("eTag")),
             version_id=raw_object.get("version-id") or None,
             sequencer=raw_object.get("sequencer") or None,
-            event_time=str(body.get("time") or "") or None,
+            event_time=_normalise_time(body.get("time")),
         )
     ]
 
@@ -108,7 +123,7 @@ def _from_notification(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
                 etag=_clean_etag(raw_object.get("eTag") or raw_object.get("etag")),
                 version_id=raw_object.get("versionId") or None,
                 sequencer=raw_object.get("sequencer") or None,
-                event_time=record.get("eventTime"),
+                event_time=_normalise_time(record.get("eventTime")),
             )
         )
     return refs or Ignored("no_object_created_records")

@@ -1,0 +1,242 @@
+"""Run one of the stack's functions on this machine, driven the way its Lambda trigger drives it.
+
+    python -m greenlight_local.lambda_host --state .local/run/state.json --function submit
+
+- submit: an SQS event source mapping: long-polls the scan queue, fills a batch (BatchSize within
+  the batching window), invokes the handler with an SQS event, deletes what succeeded and leaves
+  the reported batch item failures for redelivery (after `retry_delay` seconds locally). If the
+  handler raises, or this process dies, nothing is deleted and the messages come back after the
+  visibility timeout, as in Lambda. Redrive to the DLQ is moto's.
+- callback: an HTTP API: serves POST/ANY on the template's route and invokes the handler with
+  an API Gateway HTTP API (payload 2.0) event, one invocation at a time like one container.
+- poll: a schedule: invokes the handler every `interval` seconds with a scheduled event.
+
+The process environment is the function's, resolved from template.yaml (see stack.py) plus the
+local overrides the pipeline writes into the state file. Logs go to stdout as in Lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import json
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_HTTP_API_BODY = 10 * 1024 * 1024
+
+
+class LambdaContext:
+    def __init__(self, function_name: str, timeout: float, memory: int = 512) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.memory_limit_in_mb = memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(function: dict[str, Any]) -> Any:
+    sys.path[:0] = [str(ROOT / "layers" / "greenlight"), function["code_dir"]]
+    module_name, attribute = function["handler"].rsplit(".", 1)
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+# -- SQS event source ---------------------------------------------------------------------------
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    return {"Records": [{
+        "messageId": m["MessageId"],
+        "receiptHandle": m["ReceiptHandle"],
+        "body": m["Body"],
+        "attributes": m.get("Attributes", {}),
+        "messageAttributes": m.get("MessageAttributes", {}),
+        "md5OfBody": m.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    } for m in messages]}
+
+
+def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
+    import boto3
+
+    local = state["local"]
+    sqs = boto3.client("sqs", endpoint_url=state["endpoint"], region_name=state["region"])
+    source = next(e["Properties"] for e in function["events"].values() if e["Type"] == "SQS")
+    batch_size = int(source.get("BatchSize", 10))
+    window = min(float(source.get("MaximumBatchingWindowInSeconds", 0)), local["batch_window"])
+    while not stop.is_set():
+        messages: list[dict[str, Any]] = []
+        started = time.monotonic()
+        while len(messages) < batch_size and not stop.is_set():
+            response = sqs.receive_message(
+                QueueUrl=state["queue_url"], MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                WaitTimeSeconds=1 if not messages else 0, VisibilityTimeout=int(local["visibility_timeout"]),
+                MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if (not received and messages) or time.monotonic() - started >= window:
+                break
+        if not messages:
+            continue
+        context = LambdaContext(function["logical_id"], local["timeout"])
+        try:
+            result = handler(sqs_event(messages, state["queue_arn"], state["region"]), context)
+        except Exception as exc:  # Lambda: the whole batch returns to the queue after the visibility timeout
+            print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
+            continue
+        failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for index in range(0, len(done), 10):
+            sqs.delete_message_batch(QueueUrl=state["queue_url"], Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[index:index + 10])])
+        for message in messages:
+            if message["MessageId"] in failed:
+                sqs.change_message_visibility(QueueUrl=state["queue_url"], ReceiptHandle=message["ReceiptHandle"],
+                                              VisibilityTimeout=int(local["retry_delay"]))
+
+
+# -- HTTP API ----------------------------------------------------------------------------------
+
+def _route_pattern(path: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+
+
+def http_api_event(method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes, route: str,
+                   path_parameters: dict[str, str], source_ip: str) -> dict[str, Any]:
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode("ascii"), True
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1", "domainPrefix": "local",
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
+                     "userAgent": headers.get("User-Agent", "")},
+            "requestId": str(uuid.uuid4()), "routeKey": route, "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+        },
+        "pathParameters": path_parameters,
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
+    api = next(e["Properties"] for e in function["events"].values() if e["Type"] == "HttpApi")
+    route = f"{api.get('Method', 'ANY').upper()} {api['Path']}"
+    pattern = _route_pattern(api["Path"])
+    invoke_lock = threading.Lock()  # one container: one invocation at a time
+    timeout = float(state["local"]["timeout"])
+
+    class Gateway(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_HTTP_API_BODY:
+                self._reply(413, {"content-type": "application/json"}, b'{"message":"Request Entity Too Large"}')
+                return
+            body = self.rfile.read(length) if length else b""
+            match = pattern.match(split.path)
+            if not match or (api.get("Method", "ANY").upper() not in ("ANY", self.command)):
+                self._reply(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+                return
+            event = http_api_event(self.command, split.path, split.query, dict(self.headers.items()), body, route,
+                                   match.groupdict(), self.client_address[0])
+            with invoke_lock:
+                try:
+                    result = handler(event, LambdaContext(function["logical_id"], timeout))
+                except Exception:
+                    self._reply(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+                    return
+            payload = result.get("body") or ""
+            raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
+            self._reply(int(result.get("statusCode", 200)), result.get("headers") or {}, raw)
+
+        def _reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() != "content-length":
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
+
+    server = ThreadingHTTPServer(("127.0.0.1", int(state["local"]["callback_port"])), Gateway)
+    server.daemon_threads = True
+    print(json.dumps({"level": "INFO", "message": f"http api listening on {server.server_address[1]}"}), flush=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    stop.wait()
+    server.shutdown()
+
+
+# -- schedule ----------------------------------------------------------------------------------
+
+def scheduled_event() -> dict[str, Any]:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/local-poll"],
+            "detail": {}}
+
+
+def run_schedule(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
+    interval = float(state["local"]["poll_interval"])
+    while not stop.wait(interval):
+        try:
+            handler(scheduled_event(), LambdaContext(function["logical_id"], state["local"]["timeout"]))
+        except Exception as exc:
+            print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
+
+
+DRIVERS = {"submit": run_sqs_source, "callback": run_http_api, "poll": run_schedule}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state", required=True, help="state file written by the local pipeline")
+    parser.add_argument("--function", required=True, choices=sorted(DRIVERS))
+    args = parser.parse_args(argv)
+    state = json.loads(Path(args.state).read_text(encoding="utf-8"))
+    function = state["functions"][args.function]
+    os.environ.update(function["environment"])
+    state["local"] = {**state["local"], **function.get("local", {})}
+    handler = load_handler(function)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    DRIVERS[args.function](handler, state, function, stop)
+
+
+if __name__ == "__main__":
+    main()

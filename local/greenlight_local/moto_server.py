@@ -1,0 +1,89 @@
+"""moto in server mode, with S3's EventBridge events in the shape AWS documents.
+
+moto 5.2's "Object Created" events differ from AWS's in ways that matter to this product:
+the key is not URL-encoded (AWS encodes it as S3 notifications do), the ETag field is `eTag`
+(AWS: `etag`), the `sequencer` is a constant (AWS: increasing per key, which is how overwrites
+are ordered) and `reason` is `ObjectCreated` (AWS: `PutObject`, ...). This wrapper replaces moto's
+event builder with one that emits AWS's shape and then runs moto's own server unchanged.
+
+    python -m greenlight_local.moto_server -H 127.0.0.1 -p 5000
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import quote_plus
+
+_sequence_lock = threading.Lock()
+_last_sequencer = 0
+
+
+def _next_sequencer() -> str:
+    """Strictly increasing hex, like S3's sequencer for successive writes."""
+    global _last_sequencer
+    with _sequence_lock:
+        _last_sequencer = max(_last_sequencer + 1, time.time_ns())
+        return f"{_last_sequencer:018X}"
+
+
+def _reason(event_name: str) -> str:
+    return {"Put": "PutObject", "Post": "PostObject", "Copy": "CopyObject",
+            "CompleteMultipartUpload": "CompleteMultipartUpload"}.get(event_name.rsplit(":", 1)[-1], "PutObject")
+
+
+def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, key: Any) -> None:
+    from moto.events.models import events_backends
+    from moto.s3 import notifications
+
+    try:
+        detail_object: dict[str, Any] = {
+            "key": quote_plus(key.name, safe="/"),
+            "size": key.size,
+            "etag": key.etag.replace('"', ""),
+            "sequencer": _next_sequencer(),
+        }
+        if key.version_id and key.version_id != "null":
+            detail_object["version-id"] = key.version_id
+        event = {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": notifications._detail_type(event_name),
+            "source": "aws.s3",
+            "account": account_id,
+            "time": time.time(),  # moto's SQS delivery formats it as AWS's ISO timestamp
+            "region": bucket.region_name,
+            "resources": [bucket.arn],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": bucket.name},
+                "object": detail_object,
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": account_id,
+                "source-ip-address": "127.0.0.1",
+                "reason": _reason(event_name),
+            },
+        }
+        backend = events_backends[account_id][bucket.region_name]
+        for event_bus in backend.event_buses.values():
+            for rule in event_bus.rules.values():
+                rule.send_to_targets(event, transform_input=False)
+    except Exception:  # as in moto (and AWS): a failed delivery must not fail the upload
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from moto.s3 import notifications
+    from moto.server import main as moto_main
+
+    notifications._send_event_bridge_message = _send_event_bridge_message
+    moto_main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""The whole pipeline on one machine: moto server, the Green emulator, the stack from template.yaml,
+and the three functions in their own processes, driven as Lambda would drive them.
+
+Used by `make demo`, the end-to-end tests, the chaos run and the benchmarks:
+
+    with LocalPipeline(PipelineOptions()) as pipeline:
+        pipeline.upload("cat.png", image_bytes)
+        pipeline.wait_for(lambda records: ..., timeout=60)
+
+Local time scale: Lambda's minutes become seconds here. The functions get a shorter timeout,
+lease, poll grace and recheck interval, and the event source a shorter visibility timeout, in
+the same proportions as the template (visibility > lease > timeout). Every such override is in
+`PipelineOptions` and written, with the template's own environment, to the run's state file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from green_emulator import EmulatorConfig, RunningEmulator, start_emulator
+from green_emulator.config import Faults
+from greenlight.store import VerdictRecord, VerdictStore
+from greenlight_local.stack import ROOT, LocalStack, create_stack
+
+FUNCTIONS = ("submit", "callback", "poll")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy; raise TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def fake_session_token(length: int = 1100) -> str:
+    """A stand-in for a Lambda role's session token: presigned URLs carry it, so they are as long."""
+    alphabet = string.ascii_letters + string.digits + "+/"
+    return "IQoJb3JpZ2luX2Vj" + "".join(secrets.choice(alphabet) for _ in range(length - 16))
+
+
+@dataclass
+class PipelineOptions:
+    workdir: Path = ROOT / ".local" / "run"
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameters
+    submit_instances: int = 2
+    scan_mode: str = "async"
+    timeout: float = 10.0  # function timeout (template: 60 s)
+    lease: float = 12.0  # LEASE_SECONDS (template: 90 s)
+    visibility_timeout: float = 15.0  # queue visibility (template: 360 s)
+    retry_delay: float = 1.0  # how soon a reported batch item failure is redelivered
+    batch_window: float = 0.5  # cap on the template's batching window
+    poll_interval: float = 2.0  # the schedule (template: 1 minute)
+    poll_grace: float = 2.0  # POLL_GRACE_SECONDS (template: 60 s)
+    recheck: float = 1.0  # POLL_RECHECK_SECONDS (template: 30 s)
+    resubmit_after: float = 60.0  # RESUBMIT_AFTER_SECONDS (template: 2,700 s)
+    session_token: bool = True  # sign URLs with a role-like session token (long URLs, as in Lambda)
+    faults: dict[str, Any] = field(default_factory=lambda: {"processing_delay": 0.5})
+    emulator: dict[str, Any] = field(default_factory=lambda: {"callback_retry_delay": 0.5})
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalPipeline:
+    def __init__(self, options: PipelineOptions | None = None) -> None:
+        self.options = options or PipelineOptions()
+        self.workdir = self.options.workdir
+        self.moto: subprocess.Popen[bytes] | None = None
+        self.emulator: RunningEmulator | None = None
+        self.stack: LocalStack | None = None
+        self.hosts: dict[str, list[subprocess.Popen[bytes]]] = {name: [] for name in FUNCTIONS}
+        self.state_file = self.workdir / "state.json"
+        self.secret_values: dict[str, str] = {}
+        self.callback_port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalPipeline:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.workdir.exists():
+            shutil.rmtree(self.workdir)
+        (self.workdir / "logs").mkdir(parents=True)
+        os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": "us-east-1"})
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        self._start_moto()
+        self._start_emulator()
+        assert self.emulator is not None
+        self.stack = create_stack(self.moto_url, parameters=self.options.parameters)
+        self._fill_secret()
+        self.callback_port = free_port()
+        self.state_file.write_text(json.dumps(self._state(), indent=2), encoding="utf-8")
+        self.start_host("callback")
+        wait_until(self._callback_ready, timeout=30, what="the local HTTP API")
+        for _ in range(self.options.submit_instances):
+            self.start_host("submit")
+        self.start_host("poll")
+
+    def stop(self) -> None:
+        for processes in self.hosts.values():
+            for process in processes:
+                _terminate(process)
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self.moto is not None:
+            _terminate(self.moto)
+            self.moto = None
+
+    def _start_moto(self) -> None:
+        port = free_port()
+        self.moto_url = f"http://127.0.0.1:{port}"
+        log = open(self.workdir / "logs" / "moto.log", "wb")  # noqa: SIM115 - lives as long as the process
+        self.moto = subprocess.Popen(
+            [sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": _pythonpath()},
+        )
+        wait_until(self._moto_ready, timeout=30, what="moto server")
+
+    def _moto_ready(self) -> bool:
+        try:
+            return requests.get(f"{self.moto_url}/moto-api/", timeout=1).status_code < 500
+        except requests.RequestException:
+            return False
+
+    def _start_emulator(self) -> None:
+        key_id = "LTAI" + secrets.token_hex(8)
+        self.secret_values = {
+            "access_key_id": key_id,
+            "access_key_secret": secrets.token_urlsafe(24),
+            "uid": str(secrets.randbelow(9 * 10**15) + 10**15),
+        }
+        faults = Faults().with_changes(self.options.faults)
+        config = EmulatorConfig(port=0, access_key_id=key_id,
+                                access_key_secret=self.secret_values["access_key_secret"],
+                                uid=self.secret_values["uid"], faults=faults, **self.options.emulator)
+        self.emulator = start_emulator(config)
+
+    def _fill_secret(self) -> None:
+        """Put the throwaway keys in the stack's secret, as an operator does after deploying."""
+        assert self.stack is not None
+        sm = self.stack.client("secretsmanager")
+        current = json.loads(sm.get_secret_value(SecretId=self.stack.secret_id)["SecretString"])
+        current.update(self.secret_values)
+        current["callback_token"] = secrets.token_urlsafe(24)
+        sm.put_secret_value(SecretId=self.stack.secret_id, SecretString=json.dumps(current))
+        self.secret_values = {k: str(v) for k, v in current.items()}
+
+    def _state(self) -> dict[str, Any]:
+        assert self.stack is not None and self.emulator is not None
+        options = self.options
+        state = self.stack.to_json()
+        local_env = {
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.stack.region,
+            "AWS_REGION": self.stack.region,
+            "GREEN_ENDPOINT": self.emulator.url,
+            "CALLBACK_URL": f"http://127.0.0.1:{self.callback_port}/callback",
+            "LEASE_SECONDS": str(int(options.lease)),
+            "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
+            "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
+            "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
+            "PYTHONPATH": _pythonpath(),
+            **options.extra_env,
+        }
+        if options.session_token:
+            local_env["AWS_SESSION_TOKEN"] = fake_session_token()
+        state["functions"]["submit"]["environment"]["SCAN_MODE"] = options.scan_mode
+        for function in state["functions"].values():
+            environment = function["environment"]
+            for name, value in local_env.items():
+                if name in environment or not name.startswith(("LEASE_", "POLL_", "RESUBMIT_", "SCAN_", "CALLBACK_")):
+                    environment[name] = value
+        state["local"] = {
+            "timeout": options.timeout, "visibility_timeout": options.visibility_timeout,
+            "retry_delay": options.retry_delay, "batch_window": options.batch_window,
+            "poll_interval": options.poll_interval, "callback_port": self.callback_port,
+        }
+        return state
+
+    def start_host(self, function: str) -> subprocess.Popen[bytes]:
+        index = len(self.hosts[function])
+        log = open(self.workdir / "logs" / f"{function}-{index}.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-m", "greenlight_local.lambda_host", "--state", str(self.state_file),
+             "--function", function],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": _pythonpath()},
+        )
+        self.hosts[function].append(process)
+        return process
+
+    def kill_host(self, function: str, index: int = 0) -> None:
+        """SIGKILL one host (no cleanup, like a Lambda runtime dying mid-invocation) and start another."""
+        process = self.hosts[function][index]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        replacement = self.start_host(function)
+        self.hosts[function][index] = replacement
+        self.hosts[function].pop()
+
+    def _callback_ready(self) -> bool:
+        try:
+            requests.get(f"http://127.0.0.1:{self.callback_port}/", timeout=1)
+            return True
+        except requests.RequestException:
+            return False
+
+    # -- use --------------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> VerdictStore:
+        assert self.stack is not None
+        return VerdictStore(self.stack.client("dynamodb"), self.stack.table)
+
+    def upload(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> dict[str, Any]:
+        assert self.stack is not None
+        s3 = self.stack.client("s3")
+        return dict(s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body, ContentType=content_type))
+
+    def records(self) -> list[VerdictRecord]:
+        return self.store.scan_all()
+
+    def wait_for(self, check: Callable[[list[VerdictRecord]], bool], *, timeout: float, what: str) -> list[VerdictRecord]:
+        result: list[VerdictRecord] = []
+
+        def probe() -> bool:
+            nonlocal result
+            result = self.records()
+            return check(result)
+
+        wait_until(probe, timeout=timeout, interval=0.5, what=what)
+        return result
+
+    def queue_depths(self) -> dict[str, int]:
+        assert self.stack is not None
+        sqs = self.stack.client("sqs")
+        depths = {}
+        for name, url in (("queue", self.stack.queue_url), ("dlq", self.stack.dlq_url)):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            depths[name] = int(attributes["ApproximateNumberOfMessages"])
+            depths[name + "_in_flight"] = int(attributes["ApproximateNumberOfMessagesNotVisible"])
+        return depths
+
+    def logs(self) -> Iterator[tuple[str, str]]:
+        """(file name, line) for every line the functions logged."""
+        for path in sorted((self.workdir / "logs").glob("*.log")):
+            if path.name == "moto.log":
+                continue
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                yield path.name, line
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _pythonpath() -> str:
+    parts = [str(ROOT / "layers" / "greenlight"), str(ROOT / "local")]
+    return os.pathsep.join(parts)

@@ -1,0 +1,232 @@
+"""Create the template's resources on a moto server, as CloudFormation would, and describe the functions.
+
+Created from template.yaml itself (so the local stack cannot drift from it): the upload bucket
+(versioning, encryption, public access block, EventBridge notifications), the queues with their
+redrive policy and queue policy, the verdict table with its indexes and PITR, the Green secret
+(generated like GenerateSecretString does), and the EventBridge rule with its SQS target.
+Functions are not created in moto: `FunctionSpec` carries what a local host needs to run one
+(handler, code folder, timeout, environment resolved from Globals and the function).
+Not modelled locally (moto cannot or need not): IAM roles and policies, log groups, the layer,
+the HTTP API (served by greenlight_local.hosts), the schedule (a timer there).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from greenlight_local.cfn import Resolver, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    code_dir: Path
+    timeout: float
+    environment: dict[str, str]
+    events: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LocalStack:
+    endpoint: str
+    region: str
+    bucket: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    table: str
+    secret_id: str
+    rule_name: str
+    functions: dict[str, FunctionSpec]
+    resolver: Resolver
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,  # type: ignore[call-overload]
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket, "queue_url": self.queue_url,
+            "queue_arn": self.queue_arn, "dlq_url": self.dlq_url, "table": self.table, "secret_id": self.secret_id,
+            "rule_name": self.rule_name,
+            "functions": {name: {"logical_id": f.logical_id, "handler": f.handler, "code_dir": str(f.code_dir),
+                                 "timeout": f.timeout, "environment": f.environment, "events": f.events}
+                          for name, f in self.functions.items()},
+        }
+
+
+def _resources_of(template: Mapping[str, Any], resolver: Resolver, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, spec in (template.get("Resources") or {}).items():
+        if spec.get("Type") == kind and resolver.condition(spec.get("Condition")):
+            found.append((logical_id, spec))
+    return found
+
+
+def _generate_secret(spec: Mapping[str, Any]) -> str:
+    generate = spec.get("GenerateSecretString")
+    if not generate:
+        return str(spec.get("SecretString", "{}"))
+    alphabet = string.ascii_letters + string.digits
+    if not generate.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    value = "".join(secrets.choice(alphabet) for _ in range(int(generate.get("PasswordLength", 32))))
+    document = json.loads(generate.get("SecretStringTemplate", "{}"))
+    document[generate["GenerateStringKey"]] = value
+    return json.dumps(document)
+
+
+def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, region: str = "us-east-1",
+                 prefix: str = "greenlight-local", template_path: Path = TEMPLATE) -> LocalStack:
+    template = load_template(template_path)
+    resolver = Resolver(template, parameters, region=region)
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    suffix = secrets.token_hex(3)
+    account = resolver.values["AWS::AccountId"]
+
+    # Secrets
+    sm = client("secretsmanager")
+    secret_id = ""
+    for logical_id, spec in _resources_of(template, resolver, "AWS::SecretsManager::Secret"):
+        props = resolver.resolve(spec.get("Properties", {}))
+        arn = sm.create_secret(Name=f"{prefix}-{logical_id}-{suffix}", SecretString=_generate_secret(props))["ARN"]
+        resolver.set_resource(logical_id, arn, Arn=arn)
+        secret_id = arn
+
+    # Verdict table
+    ddb = client("dynamodb")
+    table = ""
+    for logical_id, spec in _resources_of(template, resolver, "AWS::DynamoDB::Table"):
+        props = resolver.resolve(spec["Properties"])
+        table = f"{prefix}-{logical_id}-{suffix}"
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "KeySchema": props["KeySchema"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "BillingMode": props.get("BillingMode", "PROVISIONED"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("SSESpecification"):
+            kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        ddb.create_table(**kwargs)
+        if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
+            ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={
+                "PointInTimeRecoveryEnabled": True})
+        resolver.set_resource(logical_id, table, Arn=f"arn:aws:dynamodb:{region}:{account}:table/{table}")
+
+    # Queues: the ones others point at (dead-letter queues) first
+    sqs = client("sqs")
+    queues = _resources_of(template, resolver, "AWS::SQS::Queue")
+    queues.sort(key=lambda item: "RedrivePolicy" in (item[1].get("Properties") or {}))
+    for logical_id, spec in queues:
+        props = resolver.resolve(spec.get("Properties") or {})
+        attributes = {}
+        for name in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
+                     "MaximumMessageSize", "SqsManagedSseEnabled"):
+            if name in props:
+                attributes[name] = str(props[name]).lower() if isinstance(props[name], bool) else str(props[name])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        url = sqs.create_queue(QueueName=f"{prefix}-{logical_id}-{suffix}", Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        resolver.set_resource(logical_id, url, Arn=arn, QueueName=url.rsplit("/", 1)[1], QueueUrl=url)
+
+    # Bucket
+    s3 = client("s3")
+    bucket = ""
+    for logical_id, spec in _resources_of(template, resolver, "AWS::S3::Bucket"):
+        props = resolver.resolve(spec.get("Properties") or {})
+        bucket = f"{prefix}-{logical_id.lower()}-{suffix}"
+        s3.create_bucket(Bucket=bucket)
+        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        if props.get("BucketEncryption"):
+            # CloudFormation's property names differ from the API's here.
+            rules = [{"ApplyServerSideEncryptionByDefault": r["ServerSideEncryptionByDefault"],
+                      "BucketKeyEnabled": bool(r.get("BucketKeyEnabled"))}
+                     for r in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]]
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+        if props.get("PublicAccessBlockConfiguration"):
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=props[
+                "PublicAccessBlockConfiguration"])
+        if props.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled"):
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                "EventBridgeConfiguration": {}})
+        resolver.set_resource(logical_id, bucket, Arn=f"arn:aws:s3:::{bucket}")
+    if not bucket:
+        bucket = resolver.values["ExistingBucketName"]
+
+    # EventBridge rule and targets
+    events = client("events")
+    rule_name = ""
+    for logical_id, spec in _resources_of(template, resolver, "AWS::Events::Rule"):
+        raw = spec.get("Properties") or {}
+        if "EventPattern" not in raw:
+            continue  # schedules are driven by the local poll host
+        props = resolver.resolve(raw)
+        rule_name = f"{prefix}-{logical_id}-{suffix}"
+        arn = events.put_rule(Name=rule_name, EventPattern=json.dumps(props["EventPattern"]),
+                              State=props.get("State", "ENABLED"))["RuleArn"]
+        resolver.set_resource(logical_id, rule_name, Arn=arn)
+        events.put_targets(Rule=rule_name, Targets=[{"Id": t["Id"], "Arn": t["Arn"]} for t in props["Targets"]])
+
+    # Queue policies
+    for _, spec in _resources_of(template, resolver, "AWS::SQS::QueuePolicy"):
+        props = resolver.resolve(spec["Properties"])
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+
+    # Stand-ins for what only exists in AWS, so the functions' environment resolves.
+    for logical_id, spec in (template.get("Resources") or {}).items():
+        if logical_id not in resolver.values and spec.get("Type") in ("AWS::Serverless::HttpApi",
+                                                                      "AWS::Serverless::LayerVersion",
+                                                                      "AWS::Logs::LogGroup", "AWS::IAM::Role"):
+            resolver.set_resource(logical_id, f"local-{logical_id.lower()}",
+                                  Arn=f"arn:aws:local:{region}:{account}:{logical_id}")
+
+    functions = _functions(template, resolver)
+    scan_queue = next(lid for lid, spec in queues if "RedrivePolicy" in (spec.get("Properties") or {}))
+    dlq = next(lid for lid, spec in queues if "RedrivePolicy" not in (spec.get("Properties") or {}))
+    return LocalStack(
+        endpoint=endpoint, region=region, bucket=bucket,
+        queue_url=resolver.values[scan_queue], queue_arn=resolver.attributes[(scan_queue, "Arn")],
+        dlq_url=resolver.values[dlq], table=table, secret_id=secret_id, rule_name=rule_name,
+        functions=functions, resolver=resolver,
+    )
+
+
+def _functions(template: Mapping[str, Any], resolver: Resolver) -> dict[str, FunctionSpec]:
+    globals_ = (template.get("Globals") or {}).get("Function") or {}
+    global_env = resolver.resolve((globals_.get("Environment") or {}).get("Variables") or {})
+    specs = {}
+    for logical_id, spec in _resources_of(template, resolver, "AWS::Serverless::Function"):
+        props = spec["Properties"]
+        env = {**global_env, **resolver.resolve((props.get("Environment") or {}).get("Variables") or {})}
+        code_dir = ROOT / props["CodeUri"]
+        name = code_dir.name
+        specs[name] = FunctionSpec(
+            logical_id=logical_id,
+            handler=props["Handler"],
+            code_dir=code_dir,
+            timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
+            environment={k: str(v) for k, v in env.items()},
+            events=resolver.resolve(props.get("Events") or {}),
+        )
+    return specs

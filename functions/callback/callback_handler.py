@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 
 from callback_logic import Reply, handle_callback
 from greenlight import wiring
-from greenlight.observability import logger, metrics, trace_handler
+from greenlight.observability import count_by, logger, metrics, trace_handler
 
 app = APIGatewayHttpResolver()
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -18,10 +17,7 @@ OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 def _respond(reply: Reply) -> Response[str]:
     if reply.rejection:
-        # One metric with the reason as its dimension: a separate EMF blob so dimensions don't mix.
-        with metrics.single_metric(name="CallbackRejected", unit=MetricUnit.Count, value=1,
-                                   default_dimensions=metrics.default_dimensions) as metric:
-            metric.add_dimension(name="reason", value=reply.rejection)
+        count_by("CallbackRejected", reason=reply.rejection)
         logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
     return Response(status_code=reply.status, content_type="application/json", body=json.dumps(reply.body))
 
@@ -53,7 +49,7 @@ def not_found(_: Exception) -> Response[str]:
     return _respond(Reply(404, {"message": "not found"}, rejection="no_route"))
 
 
-@app.exception_handler(Exception)
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def unexpected(exc: Exception) -> Response[str]:
     # Green retries a non-200 callback; the poller backs it up either way. No stack trace leaves.
     logger.exception("callback failed")

@@ -25,4 +25,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         flush=lambda deferred: submit_batch(scanner, deferred, budget=remaining_seconds),
         raise_on_entire_batch_failure=False,
     )
-    return process_partial_response(event=event, record_handler=read_record, processor=processor, context=context)
+    return dict(process_partial_response(event=event, record_handler=read_record, processor=processor,
+                                         context=context))

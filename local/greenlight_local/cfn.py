@@ -50,7 +50,8 @@ for _tag in _SHORT_TAGS:
 
 def load_template(path: str | Path) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader + CFN tags only
+    return document
 
 
 class Resolver:
@@ -101,15 +102,15 @@ class Resolver:
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
-    def _Ref(self, name: str) -> Any:  # noqa: N802
+    def _Ref(self, name: str) -> Any:
         if name not in self.values:
             raise KeyError(f"Ref {name}: unknown (resource not created locally?)")
         return self.values[name]
 
-    def _Condition(self, name: str) -> bool:  # noqa: N802
+    def _Condition(self, name: str) -> bool:
         return self.conditions[name]
 
-    def _fn_Sub(self, arg: Any) -> str:  # noqa: N802
+    def _fn_Sub(self, arg: Any) -> str:
         text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
 
         def replace(match: re.Match[str]) -> str:
@@ -123,34 +124,34 @@ class Resolver:
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 
-    def _fn_GetAtt(self, arg: list[str]) -> Any:  # noqa: N802
+    def _fn_GetAtt(self, arg: list[str]) -> Any:
         key = (arg[0], arg[1])
         if key not in self.attributes:
             raise KeyError(f"GetAtt {arg[0]}.{arg[1]}: unknown locally")
         return self.attributes[key]
 
-    def _fn_If(self, arg: list[Any]) -> Any:  # noqa: N802
+    def _fn_If(self, arg: list[Any]) -> Any:
         name, when_true, when_false = arg
         return self.resolve(when_true if self.conditions[name] else when_false)
 
-    def _fn_Equals(self, arg: list[Any]) -> bool:  # noqa: N802
+    def _fn_Equals(self, arg: list[Any]) -> bool:
         left, right = (self.resolve(a) for a in arg)
         return str(left) == str(right)
 
-    def _fn_Not(self, arg: list[Any]) -> bool:  # noqa: N802
+    def _fn_Not(self, arg: list[Any]) -> bool:
         return not self.resolve(arg[0])
 
-    def _fn_And(self, arg: list[Any]) -> bool:  # noqa: N802
+    def _fn_And(self, arg: list[Any]) -> bool:
         return all(self.resolve(a) for a in arg)
 
-    def _fn_Or(self, arg: list[Any]) -> bool:  # noqa: N802
+    def _fn_Or(self, arg: list[Any]) -> bool:
         return any(self.resolve(a) for a in arg)
 
-    def _fn_Join(self, arg: list[Any]) -> str:  # noqa: N802
+    def _fn_Join(self, arg: list[Any]) -> str:
         return str(arg[0]).join(str(v) for v in self.resolve(arg[1]))
 
-    def _fn_Select(self, arg: list[Any]) -> Any:  # noqa: N802
+    def _fn_Select(self, arg: list[Any]) -> Any:
         return self.resolve(arg[1])[int(self.resolve(arg[0]))]
 
-    def _fn_Split(self, arg: list[Any]) -> list[str]:  # noqa: N802
+    def _fn_Split(self, arg: list[Any]) -> list[str]:
         return str(self.resolve(arg[1])).split(str(arg[0]))

@@ -90,7 +90,7 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
                 QueueUrl=state["queue_url"], MaxNumberOfMessages=min(10, batch_size - len(messages)),
                 WaitTimeSeconds=1 if not messages else 0, VisibilityTimeout=int(local["visibility_timeout"]),
                 MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
-            received = response.get("Messages", [])
+            received: list[dict[str, Any]] = list(response.get("Messages", []))  # type: ignore[arg-type]
             messages.extend(received)
             if (not received and messages) or time.monotonic() - started >= window:
                 break
@@ -155,7 +155,7 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _serve(self) -> None:
@@ -190,7 +190,7 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve  # noqa: N815
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
     server = ThreadingHTTPServer(("127.0.0.1", int(state["local"]["callback_port"])), Gateway)
     server.daemon_threads = True

@@ -70,7 +70,7 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         backend = events_backends[account_id][bucket.region_name]
         for event_bus in backend.event_buses.values():
             for rule in event_bus.rules.values():
-                rule.send_to_targets(event, transform_input=False)
+                rule.send_to_targets(event, transform_input=False)  # type: ignore[arg-type]
     except Exception:  # as in moto (and AWS): a failed delivery must not fail the upload
         import traceback
 

@@ -256,7 +256,8 @@ class LocalPipeline:
     def records(self) -> list[VerdictRecord]:
         return self.store.scan_all()
 
-    def wait_for(self, check: Callable[[list[VerdictRecord]], bool], *, timeout: float, what: str) -> list[VerdictRecord]:
+    def wait_for(self, check: Callable[[list[VerdictRecord]], bool], *, timeout: float,
+                 what: str) -> list[VerdictRecord]:
         result: list[VerdictRecord] = []
 
         def probe() -> bool:

@@ -41,7 +41,8 @@ class _Env:
         except ValueError as exc:
             raise ConfigError(f"{name}={raw!r} is not a number") from exc
         if value < minimum or (maximum is not None and value > maximum):
-            raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum if maximum is not None else 'inf'}")
+            upper = "inf" if maximum is None else maximum
+            raise ConfigError(f"{name}={raw!r} must be between {minimum} and {upper}")
         return value
 
     def integer(self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:

@@ -84,7 +84,8 @@ class SceneResult:
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {"scene": self.scene, "label": self.label, "suggestion": self.suggestion, "rate": self.rate, **self.extra}
+        return {"scene": self.scene, "label": self.label, "suggestion": self.suggestion, "rate": self.rate,
+                **self.extra}
 
 
 @dataclass(frozen=True)

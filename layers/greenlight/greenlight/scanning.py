@@ -27,6 +27,7 @@ from greenlight.results import apply_result, count_terminal, terminal_state
 from greenlight.states import State
 from greenlight.store import VerdictRecord, VerdictStore
 
+
 class RetryLater(Exception):
     """This object could not be handled now but may be later; its message should be redelivered."""
 

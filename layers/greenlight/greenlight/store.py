@@ -310,7 +310,8 @@ class VerdictStore:
         }
         try:
             self._client.put_item(TableName=self.table_name, Item=serialize(item),
-                                  ConditionExpression="attribute_not_exists(#id)", ExpressionAttributeNames={"#id": "id"})
+                                  ConditionExpression="attribute_not_exists(#id)",
+                                  ExpressionAttributeNames={"#id": "id"})
             return True
         except ClientError as exc:
             if _is_condition_failure(exc):

@@ -30,7 +30,7 @@ def reset() -> None:
     _overrides.clear()
     for factory in (scan_settings, poll_settings, callback_settings, aws_client, secret_for, green_client, store,
                     url_signer, scanner):
-        factory.cache_clear()  # type: ignore[attr-defined]
+        factory.cache_clear()
 
 
 @functools.cache

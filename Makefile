@@ -1,0 +1,90 @@
+# greenlight - the Makefile is the interface: a person and CI run the same targets.
+#   make demo     set everything up and run the whole pipeline locally (IMAGES=dir for your own images)
+#   make test     set everything up, lint, and run every test
+#   make help     the rest
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export SAM_CLI_TELEMETRY := 0
+# Compiled bytecode in the venvs (the machine sets PYTHONDONTWRITEBYTECODE, which otherwise
+# makes every process compile from source).
+UV_FLAGS := --quiet --compile-bytecode
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := .venv-bootstrap/bin/uv
+endif
+
+APP := .venv/bin/python
+TOOLS := .venv-tools/bin
+CHECKOV := .venv-checkov/bin/checkov
+PYPATH := layers/greenlight:local
+SRC := layers/greenlight/greenlight functions local
+
+.PHONY: help demo test lint unit emulator chaos bench build deploy lock clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+.venv-bootstrap/bin/uv:
+	$(PYTHON) -m venv .venv-bootstrap
+	.venv-bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.done: requirements/dev.txt | $(UV)
+	$(UV) venv --quiet --allow-existing -p $(PYTHON) .venv
+	$(UV) pip install $(UV_FLAGS) -p $(APP) -r requirements/dev.txt
+	touch $@
+
+.venv-tools/.done: requirements/tools.txt | $(UV)
+	$(UV) venv --quiet --allow-existing -p $(PYTHON) .venv-tools
+	$(UV) pip install $(UV_FLAGS) -p $(TOOLS)/python -r requirements/tools.txt
+	touch $@
+
+.venv-checkov/.done: requirements/checkov.txt | $(UV)
+	$(UV) venv --quiet --allow-existing -p $(PYTHON) .venv-checkov
+	$(UV) pip install $(UV_FLAGS) -p .venv-checkov/bin/python -r requirements/checkov.txt
+	touch $@
+
+demo: .venv/.done ## run the pipeline locally on sample images (IMAGES=dir for your own; SYNC=1 for sync mode)
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.demo $(if $(IMAGES),--images "$(IMAGES)") $(if $(SYNC),--sync)
+
+test: lint unit ## lint everything and run every test
+
+lint: .venv/.done .venv-tools/.done .venv-checkov/.done ## ruff, mypy, cfn-lint, sam validate --lint, checkov
+	.venv/bin/ruff check .
+	.venv/bin/mypy $(SRC)
+	$(TOOLS)/cfn-lint template.yaml
+	$(TOOLS)/sam validate --lint
+	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --compact --quiet
+
+unit: .venv/.done ## pytest: unit, integration (moto server + emulator) and end-to-end tests
+	$(APP) -m pytest -q -p no:cacheprovider
+
+emulator: .venv/.done ## the Green emulator in the foreground (GREEN_EMULATOR_PORT, default 8600)
+	PYTHONPATH=$(PYPATH) $(APP) -m green_emulator
+
+chaos: .venv/.done ## the chaos run at full size (1,000 uploads; SEED=n to vary)
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.chaos --uploads 1000 $(if $(SEED),--seed $(SEED))
+
+bench: .venv/.done ## benchmarks against the local stack; writes BENCHMARKS.md
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.bench --write BENCHMARKS.md
+
+build: .venv-tools/.done ## sam build (needs a Python 3.13 interpreter with pip; no Docker)
+	@py313=$$(.ci/find-python 3.13) || { echo "make build: no Python 3.13 found (python3.13 on PATH, pyenv, /usr/bin)"; exit 1; }; \
+	[ -x .venv-py313/bin/python3.13 ] || $(UV) venv --quiet --seed -p "$$py313" .venv-py313; \
+	PATH="$(CURDIR)/.venv-py313/bin:$$PATH" $(TOOLS)/sam build --cached
+
+deploy: build ## sam deploy --guided
+	$(TOOLS)/sam deploy --guided
+
+lock: | $(UV) ## re-pin every requirements file from its .in
+	$(UV) pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements/tools.in -o requirements/tools.txt
+	$(UV) pip compile --quiet --python-version 3.11 requirements/checkov.in -o requirements/checkov.txt
+	$(UV) pip compile --quiet --python-version 3.13 --python-platform aarch64-manylinux2014 \
+	  requirements/layer.in -o layers/greenlight/requirements.txt
+
+clean: ## remove venvs, build output and local run files
+	rm -rf .venv .venv-tools .venv-checkov .venv-py313 .venv-bootstrap .aws-sam .local .mypy_cache .ruff_cache

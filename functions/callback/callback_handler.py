@@ -9,13 +9,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from callback_logic import Reply, handle_callback
 from greenlight import wiring
-from greenlight.observability import count_by, logger, metrics, trace_handler
+from greenlight.observability import count, count_by, logger, metrics, trace_handler
 
 app = APIGatewayHttpResolver()
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
 def _respond(reply: Reply) -> Response[str]:
+    count("CallbackRequests")
     if reply.rejection:
         count_by("CallbackRejected", reason=reply.rejection)
         logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
@@ -53,6 +54,7 @@ def not_found(_: Exception) -> Response[str]:
 def unexpected(exc: Exception) -> Response[str]:
     # Green retries a non-200 callback; the poller backs it up either way. No stack trace leaves.
     logger.exception("callback failed")
+    count("CallbackRequests")
     return Response(status_code=500, content_type="application/json", body=json.dumps({"message": "internal error"}))
 
 

@@ -42,6 +42,7 @@ class PollSummary:
 def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, settings: PollSettings,
               budget: Callable[[], float], clock: Callable[[], float] = time.time) -> PollSummary:
     summary = PollSummary()
+    count("PollRuns")
     records = store.due_pending(clock(), settings.batch_limit)
     summary.due = len(records)
     reserve = settings.scan.time_reserve

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from greenlight import wiring
 from greenlight.batching import DeferredBatchProcessor
 from greenlight.observability import logger, metrics, trace_handler
-from submit_logic import read_record, submit_batch
+from submit_logic import as_sqs_event, read_record, submit_batch
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -25,5 +25,5 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         flush=lambda deferred: submit_batch(scanner, deferred, budget=remaining_seconds),
         raise_on_entire_batch_failure=False,
     )
-    return dict(process_partial_response(event=event, record_handler=read_record, processor=processor,
+    return dict(process_partial_response(event=as_sqs_event(event), record_handler=read_record, processor=processor,
                                          context=context))

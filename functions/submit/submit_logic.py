@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from greenlight.batching import Deferred
 from greenlight.events import Ignored, ObjectRef, parse_message
@@ -15,8 +16,28 @@ if TYPE_CHECKING:
     from greenlight.scanning import Scanner
 
 
+def as_sqs_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as SQS delivers it. An S3 notification or EventBridge event invoked directly (e.g.
+    `sam local invoke -e events/submit/sam-s3-put.json`) becomes a batch of one message."""
+    records = event.get("Records")
+    if isinstance(records, list) and records and all(
+            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        return event
+    return {"Records": [{
+        "messageId": "direct-invocation",
+        "receiptHandle": "",
+        "body": json.dumps(event),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "",
+        "awsRegion": "",
+    }]}
+
+
 def read_record(record: SQSRecord) -> Deferred | None:
     """Parse one SQS message. Messages that announce nothing to scan are acknowledged here."""
+    count("MessagesReceived")
     parsed = parse_message(record.body)
     if isinstance(parsed, Ignored):
         count("MessageIgnored")
@@ -33,6 +54,7 @@ def submit_batch(scanner: Scanner, deferred: Sequence[Deferred], budget: Callabl
     failures: dict[str, Exception] = {}
     if budget() <= scanner.settings.time_reserve:
         # Not even time to claim: leave every message for redelivery, untouched.
+        count("MessagesRetried", len(deferred))
         return {message_id: RetryLater("no time left in this invocation") for message_id, _ in pairs}
     prepared = scanner.prepare_many([obj for _, obj in pairs])
     ready: list[tuple[str, Prepared]] = []

@@ -69,7 +69,8 @@ def aws_client(service: str) -> Any:
         return _overrides[service]
     config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10,
                     max_pool_connections=16, signature_version="s3v4" if service == "s3" else None)
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    # A session of its own: credentials are read when the client is built (and again after reset()).
+    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
 @functools.cache

@@ -1,0 +1,120 @@
+"""Fixtures for tests against moto in server mode: the stack from template.yaml, and a function's
+environment pointed at moto and the Green emulator, as Lambda would see it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from aws_helpers import FIXTURE
+
+from green_emulator import RunningEmulator
+from greenlight import wiring
+from greenlight_local.pipeline import free_port, wait_until
+from greenlight_local.stack import ROOT, LocalStack, create_stack
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto in server mode on a free loopback port (with AWS-shaped S3 EventBridge events)."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "greenlight"), str(ROOT / "local")])}
+    process = subprocess.Popen([sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1",
+                                "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{url}/moto-api/", timeout=1).status_code < 500
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(ready, timeout=30, what="moto server")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Dummy credentials (nothing can reach a real account) and every boto3 client pointed at moto."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                        "AWS_ENDPOINT_URL": moto_url}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_url
+
+
+@pytest.fixture
+def stack(aws: str) -> LocalStack:
+    """A fresh copy of the template's resources (unique names) on the session's moto server."""
+    return create_stack(aws)
+
+
+@pytest.fixture
+def green_secret(stack: LocalStack, emulator: RunningEmulator) -> dict[str, str]:
+    """Fill the stack's secret with the emulator's keys and the events/ fixture's uid, seed and token."""
+    sm = stack.client("secretsmanager")
+    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
+    values.update({
+        "access_key_id": emulator.config.access_key_id,
+        "access_key_secret": emulator.config.access_key_secret,
+        "uid": emulator.config.uid,
+        "callback_token": FIXTURE["secret"]["callback_token"],
+    })
+    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    return {k: str(v) for k, v in values.items()}
+
+
+@pytest.fixture
+def function_env(stack: LocalStack, green_secret: dict[str, str], emulator: RunningEmulator,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """use("submit", CALLBACK_URL=..., ...): the function's environment from the template, pointed at
+    moto and the emulator, with overrides; the composition root is rebuilt for it."""
+
+    def use(function: str, **overrides: str) -> None:
+        environment = {**stack.functions[function].environment, "GREEN_ENDPOINT": emulator.url,
+                       "CALLBACK_URL": "", "SECRET_MAX_AGE": "0", **overrides}
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        wiring.reset()
+
+    yield use
+    wiring.reset()
+
+
+class Context:
+    """The Lambda context a handler gets: remaining time counts down from `seconds`."""
+
+    def __init__(self, seconds: float = 30.0, name: str = "test") -> None:
+        import time
+
+        self._deadline = time.monotonic() + seconds
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.memory_limit_in_mb = 512
+        self.aws_request_id = "00000000-0000-4000-8000-000000000000"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        import time
+
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@pytest.fixture
+def context() -> Callable[..., Context]:
+    return Context

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import callback_handler
 import pytest
 from aws_helpers import FIXTURE, load_event
 
+import callback_handler
 from greenlight.checksum import callback_checksum
 from greenlight.events import ObjectRef
 from greenlight.states import State

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import poll_handler
 import pytest
-import submit_handler
 from aws_helpers import load_event, receive_sqs_event, upload
 
+import poll_handler
+import submit_handler
 from green_emulator import RunningEmulator, make_image
 from greenlight.states import State
 from greenlight.store import VerdictRecord, VerdictStore

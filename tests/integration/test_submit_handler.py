@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import submit_handler
 from aws_helpers import load_event, receive_sqs_event, upload
 
+import submit_handler
 from green_emulator import RunningEmulator, make_image
 from greenlight.states import State
 from greenlight.store import VerdictStore

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -27,8 +29,11 @@ def _respond(reply: Reply) -> Response[str]:
 def receive(token: str) -> Response[str]:
     settings = wiring.callback_settings()
     event = app.current_event
-    body = event.decoded_body or ""
-    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        raw = base64.b64decode(event.body or "", validate=True) if event.is_base64_encoded \
+            else (event.body or "").encode("utf-8")
+    except (binascii.Error, ValueError):
+        return _respond(Reply(400, {"message": "body is not valid base64"}, rejection="malformed_form"))
     reply = handle_callback(
         token=token,
         content_type=event.headers.get("content-type"),

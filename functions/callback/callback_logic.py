@@ -4,7 +4,8 @@ Order of checks, each answered without touching the table: path token (404), bod
 content type (415), form syntax (400), checksum over the raw `content` field (403), content JSON
 (400). Only then is the result applied, through the same conditional path as the poller, so a
 result for an unknown, superseded or already final task changes nothing and still gets 200 (so
-Green stops retrying).
+Green stops retrying). A result that outran submit (the record is still RECEIVED, its task id not
+yet written) gets 409, so Green retries it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from greenlight.checksum import verify_callback_checksum
 from greenlight.models import TaskOutcome, TaskResult
 from greenlight.observability import count, logger, object_context
 from greenlight.results import apply_result
+from greenlight.states import State
 
 if TYPE_CHECKING:
     from greenlight.credentials import GreenSecret
@@ -82,7 +84,19 @@ def handle_callback(*, token: str, content_type: str | None, body: bytes, secret
         if applied.changed:
             count("CallbackApplied")
             logger.info("verdict recorded", extra={"state": str(applied.state), "suggestion": result.suggestion})
-        else:
-            count("CallbackNoop")
-            logger.info("callback changed nothing", extra={"code": result.code})
-    return Reply(200, {"ok": True, "applied": applied.changed})
+            return Reply(200, {"ok": True, "applied": True})
+        if applied.state is not None and _still_being_submitted(store, result):
+            # Green answered before submit recorded the task id: ask Green to retry the callback
+            # (the poller fetches the result anyway if it never does).
+            count("CallbackEarly")
+            return Reply(409, {"message": "task not recorded yet; retry later"})
+        count("CallbackNoop")
+        logger.info("callback changed nothing", extra={"code": result.code})
+    return Reply(200, {"ok": True, "applied": False})
+
+
+def _still_being_submitted(store: VerdictStore, result: TaskResult) -> bool:
+    if not result.data_id:
+        return False
+    record = store.get(result.data_id)
+    return record is not None and record.state is State.RECEIVED

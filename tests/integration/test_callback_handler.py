@@ -71,6 +71,7 @@ def test_a_genuine_callback_records_the_verdict_once(pending: VerdictStore, cont
     ("callback/wrong-method.json", 405),
     ("callback/wrong-content-type.json", 415),
     ("callback/garbage-form.json", 400),
+    ("callback/binary-body.json", 400),
     ("callback/sam-http-api-proxy.json", 404),
 ])
 def test_bad_callbacks_get_a_4xx_with_a_message_and_change_nothing(
@@ -145,3 +146,26 @@ def test_a_download_failure_makes_the_record_due_for_the_poller(pending: Verdict
     after = record(pending)
     assert after.state is State.PENDING
     assert after.due_at is not None and after.due_at <= __import__("time").time()
+
+
+def test_a_result_that_outruns_submit_is_refused_so_green_retries_it(
+        stack: LocalStack, function_env: Callable[..., None], context: Callable[..., Any]) -> None:
+    # Given the fixture object claimed by submit, but its task id not yet recorded
+    sm = stack.client("secretsmanager")
+    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
+    values.update(FIXTURE["secret"])
+    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    function_env("callback")
+    store = VerdictStore(stack.client("dynamodb"), stack.table)
+    claim = store.claim(FIXTURE_OBJECT, lease_seconds=60)
+
+    status, body = call(load_event("callback/result-good-checksum.json"), context)
+
+    assert status == 409 and "retry" in body["message"]
+    assert record(store).state is State.RECEIVED
+
+    # Once submit records the task, Green's retry is applied
+    assert claim.lease_token and store.mark_pending(FIXTURE_OBJECT.data_id, lease_token=claim.lease_token,
+                                                    task_id=FIXTURE["task_id"], due_at=0, url_expires_at=None)
+    assert call(load_event("callback/result-good-checksum.json"), context)[0] == 200
+    assert record(store).state is State.FINAL

@@ -29,11 +29,12 @@ def _respond(reply: Reply) -> Response[str]:
 def receive(token: str) -> Response[str]:
     settings = wiring.callback_settings()
     event = app.current_event
+    raw: bytes | None
     try:
         raw = base64.b64decode(event.body or "", validate=True) if event.is_base64_encoded \
             else (event.body or "").encode("utf-8")
     except (binascii.Error, ValueError):
-        return _respond(Reply(400, {"message": "body is not valid base64"}, rejection="malformed_form"))
+        raw = None  # answered 400 after the token check
     reply = handle_callback(
         token=token,
         content_type=event.headers.get("content-type"),

@@ -50,10 +50,12 @@ def token_matches(token: str, secret: GreenSecret) -> bool:
     return matched
 
 
-def handle_callback(*, token: str, content_type: str | None, body: bytes, secret: GreenSecret,
+def handle_callback(*, token: str, content_type: str | None, body: bytes | None, secret: GreenSecret,
                     store: VerdictStore, max_bytes: int, clock: Callable[[], float] = time.time) -> Reply:
     if not token_matches(token, secret):
         return _reject(404, "bad_token", "not found")
+    if body is None:
+        return _reject(400, "malformed_form", "body is not valid base64")
     if len(body) > max_bytes:
         return _reject(413, "too_large", f"body over {max_bytes} bytes")
     if (content_type or "").split(";")[0].strip().lower() != FORM_TYPE:

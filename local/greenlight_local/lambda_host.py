@@ -192,6 +192,7 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
+    ThreadingHTTPServer.request_queue_size = 128  # the default 5 drops connections under callback bursts
     server = ThreadingHTTPServer(("127.0.0.1", int(state["local"]["callback_port"])), Gateway)
     server.daemon_threads = True
     print(json.dumps({"level": "INFO", "message": f"http api listening on {server.server_address[1]}"}), flush=True)

@@ -279,6 +279,23 @@ class LocalPipeline:
             depths[name + "_in_flight"] = int(attributes["ApproximateNumberOfMessagesNotVisible"])
         return depths
 
+    def metric_totals(self) -> dict[str, float]:
+        """Sum of every metric the functions emitted (from the EMF blobs in their logs)."""
+        totals: dict[str, float] = {}
+        for _, line in self.logs():
+            if not line.startswith('{"_aws"'):
+                continue
+            try:
+                blob = json.loads(line)
+            except ValueError:
+                continue
+            for directive in blob["_aws"].get("CloudWatchMetrics", []):
+                for metric in directive.get("Metrics", []):
+                    values = blob.get(metric["Name"], [])
+                    totals[metric["Name"]] = totals.get(metric["Name"], 0) + sum(
+                        values if isinstance(values, list) else [values])
+        return totals
+
     def logs(self) -> Iterator[tuple[str, str]]:
         """(file name, line) for every line the functions logged."""
         for path in sorted((self.workdir / "logs").glob("*.log")):

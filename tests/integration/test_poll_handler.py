@@ -66,6 +66,8 @@ def test_an_expired_task_is_scanned_again_with_a_fresh_url(
     emulator.set_faults(expire_rate=1.0, processing_delay=0.0)
     submit(stack, function_env, context, ["lost.png"])
     original = records(stack)["lost.png"]
+    wait_until(lambda: emulator.stats()["faults"].get("expire") == 1, timeout=10, what="the task to be forgotten")
+    emulator.set_faults(expire_rate=0.0)
 
     summary = poll(function_env, context)
 
@@ -77,8 +79,7 @@ def test_an_expired_task_is_scanned_again_with_a_fresh_url(
     assert again.reason == "green_594"
     assert [h["to"] for h in again.history] == ["RECEIVED", "PENDING", "PENDING"]
 
-    # When Green keeps it this time, the next poll records the verdict
-    emulator.set_faults(expire_rate=0.0)
+    # Green keeps it this time: the next poll records the verdict
     wait_until(lambda: poll(function_env, context) and records(stack)["lost.png"].state is State.FINAL,
                timeout=15, interval=0.5, what="the verdict after the rescan")
 

@@ -27,7 +27,7 @@ def test_pending_never_goes_back_to_received() -> None:
     (200, TaskOutcome.DONE), (280, TaskOutcome.PROCESSING), (480, TaskOutcome.RETRY), (403, TaskOutcome.RETRY),
     (404, TaskOutcome.RETRY), (592, TaskOutcome.RETRY), (594, TaskOutcome.RETRY), (500, TaskOutcome.RETRY),
     (588, TaskOutcome.RETRY), (589, TaskOutcome.UNSUPPORTED), (590, TaskOutcome.UNSUPPORTED),
-    (400, TaskOutcome.INVALID), (596, TaskOutcome.INVALID),
+    (400, TaskOutcome.INVALID), (596, TaskOutcome.INVALID), (401, TaskOutcome.INVALID),
 ])
 def test_task_codes_are_classified(code: int, outcome: TaskOutcome) -> None:
     assert classify_task_code(code) is outcome

@@ -78,7 +78,7 @@ class RetryPolicy:
     max_delay: float = 5.0
 
     def delay(self, attempt: int, draw: float) -> float:
-        return float(draw * min(self.max_delay, self.base_delay * 2.0**attempt))
+        return float(draw * min(self.max_delay, self.base_delay * 2.0 ** min(attempt, 30)))
 
 
 @dataclass

@@ -14,7 +14,7 @@ SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
 # Per-task and top-level body codes (reference section 4.4).
 OK = 200
 PROCESSING = 280
-DOWNLOAD_FAILED_CODES = frozenset({401, 403, 404, 480, 592})
+DOWNLOAD_FAILED_CODES = frozenset({403, 404, 480, 592})  # 401 (insecure URL or redirect) won't pass: INVALID
 TOO_LARGE = 589
 BAD_FORMAT = 590
 EXPIRED = 594

@@ -413,10 +413,13 @@ class VerdictStore:
         }
 
     @staticmethod
-    def _history_entry(state: State, now: float, source: str, task_id: str | None = None) -> dict[str, Any]:
+    def _history_entry(state: State, now: float, source: str, task_id: str | None = None,
+                       reason: str | None = None) -> dict[str, Any]:
         entry = {"to": state.value, "at": iso(now), "by": source}
         if task_id:
             entry["task"] = task_id
+        if reason:
+            entry["reason"] = reason
         return entry
 
     def _transition(
@@ -444,7 +447,8 @@ class VerdictStore:
             return placeholder
 
         values: dict[str, Any] = {":target": target.value, ":one": 1, ":now": iso(now),
-                                  ":hist": [self._history_entry(target, now, source, add_task)],
+                                  ":hist": [self._history_entry(target, now, source, add_task,
+                                                                (sets or {}).get("reason"))],
                                   ":empty": [], ":limit": HISTORY_LIMIT}
         state, rev, history = n("state"), n("rev"), n("history")
         from_states = [s for s in ALLOWED_FROM[target] if s is not None]

@@ -177,6 +177,7 @@ def run(config: ChaosConfig) -> ChaosReport:
         tap_url = _add_tap(pipeline)
         assert pipeline.stack is not None
         sqs = pipeline.stack.client("sqs")
+        queue_url = pipeline.stack.queue_url
         # Every random decision is drawn here, or from a generator of its own thread, so a seed
         # reproduces the same uploads, duplicates and kills.
         plan = [Planned(key=f"chaos/{index:05d}-{rng.choice(['a', 'b b', 'ü', 'x+y'])}.png",
@@ -209,7 +210,7 @@ def run(config: ChaosConfig) -> ChaosReport:
                 messages = sqs.receive_message(QueueUrl=tap_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
                 for message in messages.get("Messages", []):
                     if duplicate_rng.random() < config.duplicate_event_rate:
-                        sqs.send_message(QueueUrl=pipeline.stack.queue_url, MessageBody=message["Body"],
+                        sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"],
                                          DelaySeconds=duplicate_rng.randrange(0, 5))
                         report.duplicated_events += 1
                     sqs.delete_message(QueueUrl=tap_url, ReceiptHandle=message["ReceiptHandle"])

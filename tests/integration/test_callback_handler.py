@@ -169,3 +169,19 @@ def test_a_result_that_outruns_submit_is_refused_so_green_retries_it(
                                                     task_id=FIXTURE["task_id"], due_at=0, url_expires_at=None)
     assert call(load_event("callback/result-good-checksum.json"), context)[0] == 200
     assert record(store).state is State.FINAL
+
+
+def test_the_previous_path_token_works_during_a_rotation_and_not_after(
+        pending: VerdictStore, stack: LocalStack, context: Callable[..., Any]) -> None:
+    sm = stack.client("secretsmanager")
+    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
+    old_token = values["callback_token"]
+    values.update(previous_callback_token=old_token, callback_token="a-new-unguessable-token")
+    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    event = load_event("callback/result-good-checksum.json")  # addressed to the old token
+
+    assert call(event, context)[0] == 200
+
+    values.pop("previous_callback_token")
+    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    assert call(event, context)[0] == 404

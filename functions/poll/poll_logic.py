@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from greenlight.client import chunks
 from greenlight.errors import GreenError
-from greenlight.models import TaskOutcome
+from greenlight.models import TaskOutcome, chunks
 from greenlight.observability import count, logger, object_context
 from greenlight.results import apply_result
 

@@ -11,7 +11,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +29,8 @@ from greenlight.errors import (
 from greenlight.models import (
     EXCEED_QUOTA,
     KNOWN_SCENES,
+    MAX_TASKS,
+    MAX_URL_LENGTH,
     OK,
     PERMISSION_DENY,
     REGIONS,
@@ -38,8 +40,6 @@ from greenlight.models import (
 )
 from greenlight.signer import API_VERSION, Credentials, http_date, sign_request
 
-MAX_TASKS = 100
-MAX_URL_LENGTH = 2048
 MAX_SEED_LENGTH = 64
 MAX_DATA_ID_LENGTH = 128
 
@@ -359,15 +359,3 @@ class GreenClient:
         if code != OK:
             raise _error_from_body(code, str(body.get("msg", "")), request_id)
         return body.get("data")
-
-
-def chunks(items: Iterable[Any], size: int = MAX_TASKS) -> Iterable[list[Any]]:
-    """Split into lists of at most `size` (Green takes at most 100 tasks or ids a request)."""
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_TASKS = 100  # images per scan request, task ids per results request
+MAX_URL_LENGTH = 2048
 REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
 SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
@@ -171,3 +173,15 @@ class Feedback:
         if self.scenes:
             wire["scenes"] = list(self.scenes)
         return {k: v for k, v in wire.items() if v is not None}
+
+
+def chunks(items: Iterable[Any], size: int = MAX_TASKS) -> Iterable[list[Any]]:
+    """Split into lists of at most `size` (Green takes at most 100 tasks or ids a request)."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

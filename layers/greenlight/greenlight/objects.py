@@ -11,10 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from greenlight.client import MAX_URL_LENGTH
 from greenlight.events import ObjectRef
+from greenlight.models import MAX_URL_LENGTH
 from greenlight.states import State
 
 SNIFF_BYTES = 32
@@ -72,6 +70,8 @@ def inspect_object(s3: Any, obj: ObjectRef, max_bytes: int) -> ObjectInfo | NotS
         params["VersionId"] = obj.version_id
     elif obj.etag:
         params["IfMatch"] = f'"{obj.etag}"'  # an unversioned key overwritten since the event is not this version
+    from botocore.exceptions import ClientError  # loaded with the S3 client already
+
     try:
         response = s3.get_object(**params)
         head = response["Body"].read(SNIFF_BYTES)

@@ -8,11 +8,14 @@ record at most once; only the call that changed it counts a metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from greenlight.models import TaskOutcome, TaskResult
 from greenlight.observability import count
 from greenlight.states import State
-from greenlight.store import VerdictStore
+
+if TYPE_CHECKING:
+    from greenlight.store import VerdictStore
 
 SUGGESTION_METRICS = {"pass": "VerdictPass", "review": "VerdictReview", "block": "VerdictBlock"}
 

@@ -13,19 +13,21 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenlight.client import GreenClient, chunks
-from greenlight.config import ScanSettings
-from greenlight.credentials import GreenSecret
 from greenlight.errors import GreenAuthError, GreenError, GreenInvalidRequest
 from greenlight.events import ObjectRef
-from greenlight.models import ScanTask, TaskOutcome, TaskResult
+from greenlight.models import ScanTask, TaskOutcome, TaskResult, chunks
 from greenlight.objects import NotScannable, ObjectInfo, UrlSigner, inspect_object, precheck
 from greenlight.observability import count, logger, object_context, redact_url
 from greenlight.results import apply_result, count_terminal, terminal_state
 from greenlight.states import State
-from greenlight.store import VerdictRecord, VerdictStore
+
+if TYPE_CHECKING:
+    from greenlight.client import GreenClient
+    from greenlight.config import ScanSettings
+    from greenlight.credentials import GreenSecret
+    from greenlight.store import VerdictRecord, VerdictStore
 
 
 class RetryLater(Exception):

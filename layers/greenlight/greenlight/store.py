@@ -13,6 +13,7 @@ Indexes: `by-task` (task_id -> id) and `pending` (sparse: pending_shard + due_at
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -20,9 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 
 from greenlight.events import ObjectRef
 from greenlight.models import TaskResult
@@ -33,8 +31,20 @@ TASK_INDEX = "by-task"
 PENDING_SHARDS = 4
 HISTORY_LIMIT = 50  # a record changes state a handful of times; this only bounds a runaway loop
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+
+@functools.cache
+def _codec() -> tuple[Any, Any]:
+    # boto3 is imported on first use, not with the module: handler cold starts stay short.
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
+
+
+def _client_error() -> type[Exception]:
+    """botocore's ClientError, imported when an exception is matched (a boto3 client loaded it already)."""
+    from botocore.exceptions import ClientError
+
+    return ClientError
 
 
 def iso(epoch: float) -> str:
@@ -64,11 +74,13 @@ def _from_dynamo(value: Any) -> Any:
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+    serializer = _codec()[0]
+    return {k: serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_deserializer.deserialize(v)) for k, v in item.items()}
+    deserializer = _codec()[1]
+    return {k: _from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
 
 
 def pending_shard(data_id: str) -> str:
@@ -227,7 +239,7 @@ class VerdictStore:
                                                      ":k": obj.key}),
                 ReturnValues="ALL_OLD",
             )
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_condition_failure(exc):
                 return HeadUpdate(newest=False)
             raise
@@ -257,7 +269,7 @@ class VerdictStore:
                 ExpressionAttributeNames={"#id": "id"},
             )
             return Claim(claimed=True, lease_token=token)
-        except ClientError as exc:
+        except _client_error() as exc:
             if not _is_condition_failure(exc):
                 raise
         existing = self.get(obj.data_id)
@@ -288,7 +300,7 @@ class VerdictStore:
                                                      ":tok": lease_token}),
             )
             return True
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_condition_failure(exc):
                 return False
             raise
@@ -313,7 +325,7 @@ class VerdictStore:
                                   ConditionExpression="attribute_not_exists(#id)",
                                   ExpressionAttributeNames={"#id": "id"})
             return True
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_condition_failure(exc):
                 return self.supersede(obj.data_id, reason=reason, source=source)
             raise
@@ -373,7 +385,7 @@ class VerdictStore:
                                                      ":pending": State.PENDING.value, ":task": task_id}),
             )
             return True
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_condition_failure(exc):
                 return False
             raise
@@ -497,11 +509,12 @@ class VerdictStore:
                 ExpressionAttributeValues=serialized,
             )
             return True
-        except ClientError as exc:
+        except _client_error() as exc:
             if _is_condition_failure(exc):
                 return False
             raise
 
 
-def _is_condition_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+def _is_condition_failure(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import submit_handler
 from aws_helpers import receive_sqs_event, upload
 
+import submit_handler
 from green_emulator import RunningEmulator, make_image
 from greenlight.events import ObjectRef
 from greenlight.objects import inspect_object

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-import callback_handler
 import pytest
-import submit_handler
 from aws_helpers import FIXTURE, load_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import callback_handler
+import submit_handler
 from greenlight.checksum import callback_checksum
 from greenlight_local.stack import LocalStack
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -24,9 +25,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PRESIGN_SECRETS = re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s\"]+", re.IGNORECASE)
 
 
+_metrics_lock = threading.Lock()
+
+
 def count(name: str, value: float = 1) -> None:
-    """Add to one named outcome metric."""
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    """Add to one named outcome metric (from any thread: the scanner works on a small pool)."""
+    with _metrics_lock:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def count_by(name: str, **dimensions: str) -> None:

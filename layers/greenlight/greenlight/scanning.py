@@ -159,13 +159,17 @@ class Scanner:
             report.requests += 1
             count("ScanRequests")
             by_data_id = {r.data_id: r for r in results if r.data_id}
-            for item in group:
-                result = by_data_id.get(item.obj.data_id)
-                if result is None:
-                    self._fail([item], report, RetryLater("Green's answer did not mention this image"))
-                    continue
-                self._record_submission(item, result, report)
+            self._map(lambda item, answers=by_data_id: self._record_one(item, answers.get(item.obj.data_id), report),
+                      group)
         return report
+
+    def _record_one(self, item: Prepared, result: TaskResult | None, report: SendReport) -> None:
+        with object_context(object_key=item.obj.key, data_id=item.obj.data_id,
+                            task_id=result.task_id if result else None):
+            if result is None:
+                self._fail([item], report, RetryLater("Green's answer did not mention this image"))
+            else:
+                self._record_submission(item, result, report)
 
     def _scan(self, group: Sequence[Prepared], budget: float) -> list[TaskResult]:
         tasks = [item.task for item in group]
@@ -260,11 +264,15 @@ class Scanner:
         return report
 
     def prepare_many(self, objects: Sequence[ObjectRef]) -> list[Prepared | Outcome | Exception]:
-        """`prepare` for many objects at once on a small thread pool (the work is I/O bound)."""
-        if len(objects) <= 1 or self._workers <= 1:
-            return [self._prepare_safely(obj) for obj in objects]
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(objects))) as pool:
-            return list(pool.map(self._prepare_safely, objects))
+        """`prepare` for many objects at once."""
+        return self._map(self._prepare_safely, objects)
+
+    def _map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """Per-object store and S3 calls on a small thread pool: they are I/O bound and independent."""
+        if len(items) <= 1 or self._workers <= 1:
+            return [function(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
+            return list(pool.map(function, items))
 
     def _prepare_safely(self, obj: ObjectRef) -> Prepared | Outcome | Exception:
         with object_context(object_key=obj.key, data_id=obj.data_id):

@@ -9,6 +9,7 @@ object, with the object's lease released so the retried message can claim it at 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -159,11 +160,11 @@ class Scanner:
             report.requests += 1
             count("ScanRequests")
             by_data_id = {r.data_id: r for r in results if r.data_id}
-            self._map(lambda item, answers=by_data_id: self._record_one(item, answers.get(item.obj.data_id), report),
-                      group)
+            self._map(functools.partial(self._record_one, answers=by_data_id, report=report), group)
         return report
 
-    def _record_one(self, item: Prepared, result: TaskResult | None, report: SendReport) -> None:
+    def _record_one(self, item: Prepared, *, answers: dict[str | None, TaskResult], report: SendReport) -> None:
+        result = answers.get(item.obj.data_id)
         with object_context(object_key=item.obj.key, data_id=item.obj.data_id,
                             task_id=result.task_id if result else None):
             if result is None:

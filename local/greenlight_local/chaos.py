@@ -34,7 +34,7 @@ from green_emulator import make_image
 from greenlight.states import ALLOWED_FROM, TERMINAL, State
 from greenlight.store import VerdictRecord
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
-from greenlight_local.stack import ROOT
+from greenlight_local.processes import ROOT
 
 SUGGESTIONS = {"pass": None,
                "review": [{"scene": "terrorism", "label": "bloody", "suggestion": "review", "rate": 77.0}],

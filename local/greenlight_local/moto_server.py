@@ -11,12 +11,17 @@ event builder with one that emits AWS's shape and then runs moto's own server un
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
+
+from greenlight_local.processes import free_port, pythonpath, terminate, wait_until
 
 _sequence_lock = threading.Lock()
 _last_sequencer = 0
@@ -75,6 +80,36 @@ def _send_event_bridge_message(account_id: str, bucket: Any, event_name: str, ke
         import traceback
 
         traceback.print_exc(file=sys.stderr)
+
+
+class MotoServer:
+    """This wrapper in a subprocess on a free loopback port; `stop()` ends it."""
+
+    def __init__(self, log_path: Path) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": pythonpath()},
+        )
+        try:
+            wait_until(self._ready, timeout=30, what="moto server")
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        import requests
+
+        try:
+            return requests.get(f"{self.url}/moto-api/", timeout=1).status_code < 500
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        terminate(self.process)
+        self._log.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,42 +20,26 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from green_emulator import EmulatorConfig, RunningEmulator, start_emulator
 from green_emulator.config import Faults
 from greenlight.store import VerdictRecord, VerdictStore
-from greenlight_local.stack import ROOT, LocalStack, create_stack
+from greenlight_local.processes import ROOT, free_port, pythonpath, terminate, wait_until
+from greenlight_local.stack import LocalStack, create_stack
+
+if TYPE_CHECKING:
+    from greenlight_local.moto_server import MotoServer
 
 FUNCTIONS = ("submit", "callback", "poll")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], Any], *, timeout: float, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy; raise TimeoutError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def fake_session_token(length: int = 1100) -> str:
@@ -89,7 +73,7 @@ class LocalPipeline:
     def __init__(self, options: PipelineOptions | None = None) -> None:
         self.options = options or PipelineOptions()
         self.workdir = self.options.workdir
-        self.moto: subprocess.Popen[bytes] | None = None
+        self.moto: MotoServer | None = None
         self.emulator: RunningEmulator | None = None
         self.stack: LocalStack | None = None
         self.hosts: dict[str, list[subprocess.Popen[bytes]]] = {name: [] for name in FUNCTIONS}
@@ -133,29 +117,19 @@ class LocalPipeline:
     def stop(self) -> None:
         for processes in self.hosts.values():
             for process in processes:
-                _terminate(process)
+                terminate(process)
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
         if self.moto is not None:
-            _terminate(self.moto)
+            self.moto.stop()
             self.moto = None
 
     def _start_moto(self) -> None:
-        port = free_port()
-        self.moto_url = f"http://127.0.0.1:{port}"
-        log = open(self.workdir / "logs" / "moto.log", "wb")  # noqa: SIM115 - lives as long as the process
-        self.moto = subprocess.Popen(
-            [sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": _pythonpath()},
-        )
-        wait_until(self._moto_ready, timeout=30, what="moto server")
+        from greenlight_local.moto_server import MotoServer
 
-    def _moto_ready(self) -> bool:
-        try:
-            return requests.get(f"{self.moto_url}/moto-api/", timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
+        self.moto = MotoServer(self.workdir / "logs" / "moto.log")
+        self.moto_url = self.moto.url
 
     def _start_emulator(self) -> None:
         key_id = "LTAI" + secrets.token_hex(8)
@@ -196,7 +170,7 @@ class LocalPipeline:
             "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
             "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
-            "PYTHONPATH": _pythonpath(),
+            "PYTHONPATH": pythonpath(),
             **options.extra_env,
         }
         if options.session_token:
@@ -220,7 +194,7 @@ class LocalPipeline:
         process = subprocess.Popen(
             [sys.executable, "-m", "greenlight_local.lambda_host", "--state", str(self.state_file),
              "--function", function],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": _pythonpath()},
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": pythonpath()},
         )
         self.hosts[function].append(process)
         return process
@@ -303,18 +277,3 @@ class LocalPipeline:
                 continue
             for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
                 yield path.name, line
-
-
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _pythonpath() -> str:
-    parts = [str(ROOT / "layers" / "greenlight"), str(ROOT / "local")]
-    return os.pathsep.join(parts)

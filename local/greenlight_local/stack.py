@@ -23,8 +23,8 @@ from typing import Any
 import boto3
 
 from greenlight_local.cfn import Resolver, load_template
+from greenlight_local.processes import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 
 

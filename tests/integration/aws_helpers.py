@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from greenlight_local.pipeline import wait_until
-from greenlight_local.stack import ROOT, LocalStack
+from greenlight_local.processes import ROOT, wait_until
+from greenlight_local.stack import LocalStack
 
 EVENTS = ROOT / "events"
 FIXTURE: dict[str, Any] = json.loads((EVENTS / "fixture.json").read_text(encoding="utf-8"))

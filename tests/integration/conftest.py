@@ -4,44 +4,25 @@ environment pointed at moto and the Green emulator, as Lambda would see it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-import requests
 from aws_helpers import FIXTURE
 
 from green_emulator import RunningEmulator
 from greenlight import wiring
-from greenlight_local.pipeline import free_port, wait_until
-from greenlight_local.stack import ROOT, LocalStack, create_stack
+from greenlight_local.moto_server import MotoServer
+from greenlight_local.stack import LocalStack, create_stack
 
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """moto in server mode on a free loopback port (with AWS-shaped S3 EventBridge events)."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "greenlight"), str(ROOT / "local")])}
-    process = subprocess.Popen([sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1",
-                                "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/moto-api/", timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
+    server = MotoServer(tmp_path_factory.mktemp("moto") / "moto.log")
     try:
-        wait_until(ready, timeout=30, what="moto server")
-        yield url
+        yield server.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

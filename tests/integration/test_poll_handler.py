@@ -14,7 +14,7 @@ import submit_handler
 from green_emulator import RunningEmulator, make_image
 from greenlight.states import State
 from greenlight.store import VerdictRecord, VerdictStore
-from greenlight_local.pipeline import wait_until
+from greenlight_local.processes import wait_until
 from greenlight_local.stack import LocalStack
 
 pytestmark = pytest.mark.integration

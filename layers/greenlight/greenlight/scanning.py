@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -163,7 +163,7 @@ class Scanner:
             self._map(functools.partial(self._record_one, answers=by_data_id, report=report), group)
         return report
 
-    def _record_one(self, item: Prepared, *, answers: dict[str | None, TaskResult], report: SendReport) -> None:
+    def _record_one(self, item: Prepared, *, answers: Mapping[str, TaskResult], report: SendReport) -> None:
         result = answers.get(item.obj.data_id)
         with object_context(object_key=item.obj.key, data_id=item.obj.data_id,
                             task_id=result.task_id if result else None):

@@ -75,6 +75,9 @@ build: .venv-tools/.done ## sam build (needs a Python 3.13 interpreter with pip;
 	@py313=$$(.ci/find-python 3.13) || { echo "make build: no Python 3.13 found (python3.13 on PATH, pyenv, /usr/bin)"; exit 1; }; \
 	[ -x .venv-py313/bin/python3.13 ] || $(UV) venv --quiet --seed -p "$$py313" .venv-py313; \
 	PATH="$(CURDIR)/.venv-py313/bin:$$PATH" $(TOOLS)/sam build --cached
+	@# sam build ships no bytecode, so every cold start would compile the layer and functions from
+	@# source; unchecked-hash .pyc files stay valid whatever mtimes the zip gives the sources.
+	.venv-py313/bin/python3.13 -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build
 
 deploy: build ## sam deploy --guided
 	$(TOOLS)/sam deploy --guided

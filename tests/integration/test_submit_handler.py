@@ -81,6 +81,8 @@ def test_objects_green_cannot_take_are_skipped_with_a_reason_and_not_sent(
         "empty.png": (State.SKIPPED, "zero_bytes"),
         "folder/": (State.SKIPPED, "folder_marker"),
     }
+    notes = by_key(stack)["notes.txt"]
+    assert (notes.size, notes.content_type, notes.source) == (10, "text/plain", "submit")
 
 
 def test_a_duplicate_event_submits_nothing_new(

@@ -109,20 +109,23 @@ class Scanner:
             count("LeaseTakeover")
 
         try:
-            checked = precheck(obj, self.settings.max_object_bytes) or inspect_object(
-                self.s3, obj, self.settings.max_object_bytes)
+            return self._check_and_sign(obj, claim.lease_token)
         except Exception as exc:
+            # Whatever failed, the redelivered message must be able to claim the record at once.
             self.store.release(obj.data_id, claim.lease_token)
-            raise RetryLater(f"could not read the object: {type(exc).__name__}") from exc
-        if isinstance(checked, NotScannable):
-            return self._not_scannable(obj, checked, claim.lease_token)
+            raise RetryLater(f"could not check or sign the object: {type(exc).__name__}: {exc}") from exc
 
+    def _check_and_sign(self, obj: ObjectRef, lease_token: str) -> Prepared | Outcome:
+        checked = precheck(obj, self.settings.max_object_bytes) or inspect_object(
+            self.s3, obj, self.settings.max_object_bytes)
+        if isinstance(checked, NotScannable):
+            return self._not_scannable(obj, checked, lease_token)
         url = self.signer.presign(obj)
         if url.too_long:
-            return self._not_scannable(obj, NotScannable(State.SKIPPED, "url_too_long", {"url_length": len(url.url)}),
-                                       claim.lease_token)
+            return self._not_scannable(obj, NotScannable(State.SKIPPED, "url_too_long", {
+                **checked.details(), "url_length": len(url.url)}), lease_token)
         logger.debug("presigned", extra={"url": redact_url(url.url)})
-        return Prepared(obj=obj, lease_token=claim.lease_token, task=ScanTask(obj.data_id, url.url),
+        return Prepared(obj=obj, lease_token=lease_token, task=ScanTask(obj.data_id, url.url),
                         url_expires_at=url.expires_at, info=checked)
 
     def _not_scannable(self, obj: ObjectRef, verdict: NotScannable, lease_token: str) -> Outcome:
@@ -130,7 +133,7 @@ class Scanner:
             changed = self.store.supersede(obj.data_id, reason=verdict.reason)
         else:
             changed = self.store.finish(obj.data_id, verdict.state, source="submit", reason=verdict.reason,
-                                        lease_token=lease_token)
+                                        lease_token=lease_token, details=verdict.details)
         if changed:
             count_terminal(verdict.state)
         logger.info("not scanned", extra={"state": verdict.state.value, "reason": verdict.reason})

@@ -392,11 +392,12 @@ class VerdictStore:
 
     def finish(self, data_id: str, state: State, *, source: str, reason: str | None = None,
                result: TaskResult | None = None, task_id: str | None = None,
-               lease_token: str | None = None) -> bool:
+               lease_token: str | None = None, details: Mapping[str, Any] | None = None) -> bool:
         """Move to a terminal state. With `task_id` the record must be PENDING and own that task;
         with `lease_token` it must be RECEIVED under that lease. Returns False when nothing changed."""
         now = self._clock()
-        sets: dict[str, Any] = {"finished_at": iso(now), "source": source, "reason": reason}
+        sets: dict[str, Any] = {"finished_at": iso(now), "source": source, "reason": reason,
+                                **{k: v for k, v in (details or {}).items() if v is not None}}
         if result is not None:
             sets["suggestion"] = result.suggestion
             sets["scenes"] = {r.scene: {"label": r.label, "suggestion": r.suggestion, "rate": r.rate}

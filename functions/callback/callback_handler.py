@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from callback_logic import Reply, handle_callback
 from greenlight import wiring
-from greenlight.observability import count, count_by, logger, metrics, trace_handler
+from greenlight.observability import count, count_by, instrument, logger, metrics
 
 app = APIGatewayHttpResolver()
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -66,6 +66,6 @@ def unexpected(exc: Exception) -> Response[str]:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@trace_handler
+@instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return app.resolve(event, context)

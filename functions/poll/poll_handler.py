@@ -6,13 +6,13 @@ from dataclasses import asdict
 from typing import Any
 
 from greenlight import wiring
-from greenlight.observability import logger, metrics, trace_handler
+from greenlight.observability import instrument, logger, metrics
 from poll_logic import poll_once
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@trace_handler
+@instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = wiring.poll_settings()
     summary = poll_once(

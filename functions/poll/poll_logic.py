@@ -8,19 +8,23 @@ not reached this run stay due, so a backlog drains over the following runs.
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from greenlight.errors import GreenError
 from greenlight.models import TaskOutcome, chunks
 from greenlight.observability import count, logger, object_context
+from greenlight.parallel import io_map
 from greenlight.results import apply_result
 
 if TYPE_CHECKING:
     from greenlight.client import GreenClient
     from greenlight.config import PollSettings
+    from greenlight.models import TaskResult
     from greenlight.scanning import Scanner
     from greenlight.store import VerdictRecord, VerdictStore
 
@@ -36,6 +40,13 @@ class PollSummary:
     requests: int = 0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
+
+    def count(self, name: str) -> None:
+        with _summary_lock:  # results are applied on a small pool
+            setattr(self, name, getattr(self, name) + 1)
+
+
+_summary_lock = threading.Lock()
 
 
 def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, settings: PollSettings,
@@ -59,36 +70,38 @@ def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, sett
         summary.requests += 1
         summary.asked += len(group)
         count("ResultRequests")
-        by_task = {r.task_id: r for r in results if r.task_id}
-        again: list[tuple[VerdictRecord, str]] = []
-        now = clock()
-        for record in group:
-            result = by_task.get(record.task_id)
-            with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
-                if result is None:
-                    store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds)
-                    continue
-                outcome = result.outcome
-                if outcome is TaskOutcome.PROCESSING:
-                    age = now - (record.submitted_epoch or now)
-                    if age >= settings.resubmit_after:
-                        again.append((record, "result_not_ready_before_retention"))
-                    else:
-                        summary.processing += 1
-                        count("StillProcessing")
-                        store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds,
-                                         last_code=result.code)
-                elif outcome is TaskOutcome.RETRY:
-                    again.append((record, f"green_{result.code}"))
-                else:
-                    applied = apply_result(store, result, source="poll", data_id=record.id)
-                    if applied.changed:
-                        summary.finished += 1
-                        logger.info("verdict recorded", extra={"state": str(applied.state),
-                                                               "suggestion": result.suggestion})
+        apply = functools.partial(_apply, store, settings, {r.task_id: r for r in results if r.task_id}, clock(),
+                                  summary)
+        again = [(record, why) for record, why in zip(group, io_map(apply, group), strict=True) if why]
         if again:
             report = scanner.resubmit(again, budget=lambda: budget() - reserve)
             summary.resubmitted += sum(1 for o in report.outcomes.values() if o.kind == "resubmitted")
             summary.gave_up += sum(1 for o in report.outcomes.values() if o.kind == "error")
             summary.requests += report.requests
     return summary
+
+
+def _apply(store: VerdictStore, settings: PollSettings, results: Mapping[str | None, TaskResult], now: float,
+           summary: PollSummary, record: VerdictRecord) -> str | None:
+    """Record one result; return why the record must be scanned again, or None."""
+    result = results.get(record.task_id)
+    with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
+        if result is None:
+            store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds)
+            return None
+        outcome = result.outcome
+        if outcome is TaskOutcome.PROCESSING:
+            if now - (record.submitted_epoch or now) >= settings.resubmit_after:
+                return "result_not_ready_before_retention"
+            summary.count("processing")
+            count("StillProcessing")
+            store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds,
+                             last_code=result.code)
+            return None
+        if outcome is TaskOutcome.RETRY:
+            return f"green_{result.code}"
+        applied = apply_result(store, result, source="poll", data_id=record.id)
+        if applied.changed:
+            summary.count("finished")
+            logger.info("verdict recorded", extra={"state": str(applied.state), "suggestion": result.suggestion})
+        return None

@@ -8,13 +8,13 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from greenlight import wiring
 from greenlight.batching import DeferredBatchProcessor
-from greenlight.observability import logger, metrics, trace_handler
+from greenlight.observability import instrument, logger, metrics
 from submit_logic import as_sqs_event, read_record, submit_batch
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@trace_handler
+@instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     scanner = wiring.scanner(wiring.scan_settings())
 

@@ -48,22 +48,21 @@ def read_record(record: SQSRecord) -> Deferred | None:
 
 def submit_batch(scanner: Scanner, deferred: Sequence[Deferred], budget: Callable[[], float]) -> dict[str, Exception]:
     """Prepare every object, send them together, and return the messages to retry with why."""
-    from greenlight.scanning import Prepared, RetryLater
+    from greenlight.scanning import Prepared
 
     pairs: list[tuple[str, ObjectRef]] = [(d.message_id, obj) for d in deferred for obj in d.payload]
     failures: dict[str, Exception] = {}
-    if budget() <= scanner.settings.time_reserve:
-        # Not even time to claim: leave every message for redelivery, untouched.
-        count("MessagesRetried", len(deferred))
-        return {message_id: RetryLater("no time left in this invocation") for message_id, _ in pairs}
-    prepared = scanner.prepare_many([obj for _, obj in pairs])
+    # Preparing stops early enough to leave a reserve for sending what was prepared, and one more
+    # for recording it: work claimed but not sent is work done twice.
+    reserve = scanner.settings.time_reserve
+    prepared = scanner.prepare_many([obj for _, obj in pairs], budget=lambda: budget() - 2 * reserve)
     ready: list[tuple[str, Prepared]] = []
     for (message_id, _), outcome in zip(pairs, prepared, strict=True):
         if isinstance(outcome, Exception):
             failures[message_id] = outcome
         elif isinstance(outcome, Prepared):
             ready.append((message_id, outcome))
-    report = scanner.send([item for _, item in ready], budget=lambda: budget() - scanner.settings.time_reserve)
+    report = scanner.send([item for _, item in ready], budget=lambda: budget() - reserve)
     for message_id, item in ready:
         error = report.failures.get(item.obj.data_id)
         if error is not None:

@@ -1254,7 +1254,7 @@ def measure_imports(config: BenchConfig) -> ImportResult:
                "function's folder; the function's template environment plus what the Lambda runtime sets "
                "(LAMBDA_TASK_ROOT etc., so Powertools' Tracer really traces when enabled); bytecode compiled for "
                "every module (a PYTHONPYCACHEPREFIX warmed by one import first, since PYTHONDONTWRITEBYTECODE=1 "
-               "is set machine-wide). Tracing: POWERTOOLS_TRACE_ENABLED=true makes the layer's trace_handler "
+               "is set machine-wide). Tracing: POWERTOOLS_TRACE_ENABLED=true makes the layer's instrument decorator "
                "build Tracer() at import, so its cost is inside the figure.")
     return ImportResult(rows, setting, misses, evidence)
 

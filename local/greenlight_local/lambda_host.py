@@ -4,11 +4,13 @@
 
 - submit: an SQS event source mapping: long-polls the scan queue, fills a batch (BatchSize within
   the batching window), invokes the handler with an SQS event, deletes what succeeded and leaves
-  the reported batch item failures for redelivery (after `retry_delay` seconds locally). If the
-  handler raises, or this process dies, nothing is deleted and the messages come back after the
-  visibility timeout, as in Lambda. Redrive to the DLQ is moto's.
+  the reported batch item failures on the queue. If the handler raises, times out (the process
+  then ends, like a Lambda sandbox, and the pipeline starts another) or this process is killed,
+  nothing is deleted. Either way the messages come back after the visibility timeout, as with
+  Lambda. Redrive to the DLQ is moto's.
 - callback: an HTTP API: serves POST/ANY on the template's route and invokes the handler with
-  an API Gateway HTTP API (payload 2.0) event, one invocation at a time like one container.
+  an API Gateway HTTP API (payload 2.0) event, one invocation at a time like one sandbox; several
+  hosts share the port.
 - poll: a schedule: invokes the handler every `interval` seconds with a scheduled event.
 
 The process environment is the function's, resolved from template.yaml (see stack.py) plus the
@@ -83,34 +85,53 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
     batch_size = int(source.get("BatchSize", 10))
     window = min(float(source.get("MaximumBatchingWindowInSeconds", 0)), local["batch_window"])
     while not stop.is_set():
+        # Like the event source mapping: invoke when the batch is full or the window has passed.
         messages: list[dict[str, Any]] = []
         started = time.monotonic()
         while len(messages) < batch_size and not stop.is_set():
+            waited = time.monotonic() - started
+            if messages and waited >= window:
+                break
             response = sqs.receive_message(
                 QueueUrl=state["queue_url"], MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                WaitTimeSeconds=1 if not messages else 0, VisibilityTimeout=int(local["visibility_timeout"]),
+                WaitTimeSeconds=1 if not messages else max(0, min(1, int(window - waited))),
+                VisibilityTimeout=int(local["visibility_timeout"]),
                 MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
-            received: list[dict[str, Any]] = list(response.get("Messages", []))  # type: ignore[arg-type]
-            messages.extend(received)
-            if (not received and messages) or time.monotonic() - started >= window:
-                break
+            messages.extend(response.get("Messages", []))  # type: ignore[arg-type]
+            if not messages:
+                started = time.monotonic()  # the window opens with the first message
         if not messages:
             continue
-        context = LambdaContext(function["logical_id"], local["timeout"])
         try:
-            result = handler(sqs_event(messages, state["queue_arn"], state["region"]), context)
+            result = invoke(handler, sqs_event(messages, state["queue_arn"], state["region"]), function, local)
         except Exception as exc:  # Lambda: the whole batch returns to the queue after the visibility timeout
             print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
             continue
+        # Reported failures stay invisible until the visibility timeout ends, as with Lambda.
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for index in range(0, len(done), 10):
             sqs.delete_message_batch(QueueUrl=state["queue_url"], Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[index:index + 10])])
-        for message in messages:
-            if message["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=state["queue_url"], ReceiptHandle=message["ReceiptHandle"],
-                                              VisibilityTimeout=int(local["retry_delay"]))
+
+
+def invoke(handler: Any, event: dict[str, Any], function: dict[str, Any], local: dict[str, Any]) -> Any:
+    """One invocation under the function's timeout: past it, the process ends, as Lambda ends the sandbox
+    (the pipeline starts a new one); nothing the invocation had not finished is kept."""
+    timeout = float(local["timeout"])
+    done = threading.Event()
+
+    def watchdog() -> None:
+        if not done.wait(timeout + 0.5):
+            print(json.dumps({"level": "ERROR", "message": f"Task timed out after {timeout:.2f} seconds"}),
+                  flush=True)
+            os._exit(124)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    try:
+        return handler(event, LambdaContext(function["logical_id"], timeout))
+    finally:
+        done.set()
 
 
 # -- HTTP API ----------------------------------------------------------------------------------
@@ -150,7 +171,6 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
     route = f"{api.get('Method', 'ANY').upper()} {api['Path']}"
     pattern = _route_pattern(api["Path"])
     invoke_lock = threading.Lock()  # one container: one invocation at a time
-    timeout = float(state["local"]["timeout"])
 
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -173,7 +193,7 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
                                    match.groupdict(), self.client_address[0])
             with invoke_lock:
                 try:
-                    result = handler(event, LambdaContext(function["logical_id"], timeout))
+                    result = invoke(handler, event, function, state["local"])
                 except Exception:
                     self._reply(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
                     return
@@ -192,14 +212,21 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
-    ThreadingHTTPServer.request_queue_size = 128  # the default 5 drops connections under callback bursts
-    server = ThreadingHTTPServer(("127.0.0.1", int(state["local"]["callback_port"])), Gateway)
-    server.daemon_threads = True
+    server = ReusePortServer(("127.0.0.1", int(state["local"]["callback_port"])), Gateway)
     print(json.dumps({"level": "INFO", "message": f"http api listening on {server.server_address[1]}"}), flush=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
     stop.wait()
     server.shutdown()
+
+
+class ReusePortServer(ThreadingHTTPServer):
+    """Several callback hosts share one port (SO_REUSEPORT): the kernel spreads requests over them,
+    as API Gateway spreads them over Lambda sandboxes."""
+
+    allow_reuse_port = True
+    request_queue_size = 128  # the default 5 drops connections under callback bursts
+    daemon_threads = True
 
 
 # -- schedule ----------------------------------------------------------------------------------
@@ -215,7 +242,7 @@ def run_schedule(handler: Any, state: dict[str, Any], function: dict[str, Any], 
     interval = float(state["local"]["poll_interval"])
     while not stop.wait(interval):
         try:
-            handler(scheduled_event(), LambdaContext(function["logical_id"], state["local"]["timeout"]))
+            invoke(handler, scheduled_event(), function, state["local"])
         except Exception as exc:
             print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
 

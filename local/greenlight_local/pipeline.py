@@ -23,6 +23,7 @@ import signal
 import string
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,13 @@ class PipelineOptions:
     workdir: Path = ROOT / ".local" / "run"
     parameters: dict[str, str] = field(default_factory=dict)  # template parameters
     submit_instances: int = 2
+    callback_instances: int = 2
     scan_mode: str = "async"
-    timeout: float = 10.0  # function timeout (template: 60 s)
-    lease: float = 12.0  # LEASE_SECONDS (template: 90 s)
-    visibility_timeout: float = 15.0  # queue visibility (template: 360 s)
-    retry_delay: float = 1.0  # how soon a reported batch item failure is redelivered
-    batch_window: float = 0.5  # cap on the template's batching window
+    timeout: float = 30.0  # function timeout (template: 60 s)
+    time_reserve: float = 3.0  # TIME_RESERVE_SECONDS (template default: 5 s)
+    lease: float = 36.0  # LEASE_SECONDS (template: 90 s)
+    visibility_timeout: float = 45.0  # queue visibility: how soon failed or lost batches come back (template: 360 s)
+    batch_window: float = 2.0  # cap on the template's batching window (template: 5 s)
     poll_interval: float = 2.0  # the schedule (template: 1 minute)
     poll_grace: float = 2.0  # POLL_GRACE_SECONDS (template: 60 s)
     recheck: float = 1.0  # POLL_RECHECK_SECONDS (template: 30 s)
@@ -80,6 +82,9 @@ class LocalPipeline:
         self.state_file = self.workdir / "state.json"
         self.secret_values: dict[str, str] = {}
         self.callback_port = 0
+        self._hosts_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._monitor: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -108,16 +113,23 @@ class LocalPipeline:
         self._fill_secret()
         self.callback_port = free_port()
         self.state_file.write_text(json.dumps(self._state(), indent=2), encoding="utf-8")
-        self.start_host("callback")
+        for _ in range(self.options.callback_instances):
+            self.start_host("callback")
         wait_until(self._callback_ready, timeout=30, what="the local HTTP API")
         for _ in range(self.options.submit_instances):
             self.start_host("submit")
         self.start_host("poll")
+        self._monitor = threading.Thread(target=self._restart_dead_hosts, daemon=True)
+        self._monitor.start()
 
     def stop(self) -> None:
-        for processes in self.hosts.values():
-            for process in processes:
-                terminate(process)
+        self._stopping.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+        with self._hosts_lock:
+            for processes in self.hosts.values():
+                for process in processes:
+                    terminate(process)
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
@@ -167,6 +179,7 @@ class LocalPipeline:
             "GREEN_ENDPOINT": self.emulator.url,
             "CALLBACK_URL": f"http://127.0.0.1:{self.callback_port}/callback",
             "LEASE_SECONDS": str(int(options.lease)),
+            "TIME_RESERVE_SECONDS": str(options.time_reserve),
             "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
             "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
@@ -179,34 +192,44 @@ class LocalPipeline:
         for function in state["functions"].values():
             environment = function["environment"]
             for name, value in local_env.items():
-                if name in environment or not name.startswith(("LEASE_", "POLL_", "RESUBMIT_", "SCAN_", "CALLBACK_")):
+                if name in environment or not name.startswith(("LEASE_", "POLL_", "RESUBMIT_", "SCAN_", "CALLBACK_",
+                                                             "TIME_")):
                     environment[name] = value
         state["local"] = {
             "timeout": options.timeout, "visibility_timeout": options.visibility_timeout,
-            "retry_delay": options.retry_delay, "batch_window": options.batch_window,
+            "batch_window": options.batch_window,
             "poll_interval": options.poll_interval, "callback_port": self.callback_port,
         }
         return state
 
-    def start_host(self, function: str) -> subprocess.Popen[bytes]:
-        index = len(self.hosts[function])
+    def start_host(self, function: str) -> None:
+        with self._hosts_lock:
+            self.hosts[function].append(self._spawn(function, len(self.hosts[function])))
+
+    def _spawn(self, function: str, index: int) -> subprocess.Popen[bytes]:
         log = open(self.workdir / "logs" / f"{function}-{index}.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "greenlight_local.lambda_host", "--state", str(self.state_file),
              "--function", function],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": pythonpath()},
         )
-        self.hosts[function].append(process)
-        return process
 
     def kill_host(self, function: str, index: int = 0) -> None:
         """SIGKILL one host (no cleanup, like a Lambda runtime dying mid-invocation) and start another."""
-        process = self.hosts[function][index]
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        replacement = self.start_host(function)
-        self.hosts[function][index] = replacement
-        self.hosts[function].pop()
+        with self._hosts_lock:
+            process = self.hosts[function][index]
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            self.hosts[function][index] = self._spawn(function, index)
+
+    def _restart_dead_hosts(self) -> None:
+        """A host whose invocation timed out ends itself, like a Lambda sandbox; start a new one."""
+        while not self._stopping.wait(0.5):
+            with self._hosts_lock:
+                for function, processes in self.hosts.items():
+                    for index, process in enumerate(processes):
+                        if process.poll() is not None and not self._stopping.is_set():
+                            processes[index] = self._spawn(function, index)
 
     def _callback_ready(self) -> bool:
         try:

@@ -11,6 +11,7 @@ from aws_helpers import load_event, receive_sqs_event, upload
 
 import submit_handler
 from green_emulator import RunningEmulator, make_image
+from greenlight.events import parse_message
 from greenlight.states import State
 from greenlight.store import VerdictStore
 from greenlight_local.stack import LocalStack
@@ -113,7 +114,7 @@ def test_throttling_fails_only_the_scannable_records_and_releases_their_leases(
     event = receive_sqs_event(stack, 2)
     message_for = {json.loads(r["body"])["detail"]["object"]["key"]: r["messageId"] for r in event["Records"]}
 
-    response = submit_handler.lambda_handler(event, context(seconds=8))
+    response = submit_handler.lambda_handler(event, context(seconds=20))
 
     # The image's message is retried later; the text file is final and acknowledged
     assert failed_ids(response) == {message_for["ok.png"]}
@@ -260,4 +261,23 @@ def test_an_event_whose_etag_no_longer_matches_the_object_is_superseded(
     records = store_of(stack).scan_all()
     assert [(r.key, r.state, r.reason) for r in records] == [("photos/red flower+1.jpg", State.SUPERSEDED,
                                                               "overwritten_before_scan")]
+    assert emulator.stats()["calls"]["asyncscan"] == 0
+
+
+def test_an_object_another_invocation_is_submitting_comes_back_later(
+        stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
+        context: Callable[..., Any]) -> None:
+    # Given another invocation holds the claim (its lease is live) on the uploaded version
+    function_env("submit")
+    upload(stack, "busy.png", make_image(seed=15))
+    event = receive_sqs_event(stack, 1)
+    [ref] = parse_message(event["Records"][0]["body"])  # type: ignore[misc]
+    assert store_of(stack).claim(ref, lease_seconds=60).claimed
+
+    response = submit_handler.lambda_handler(event, context())
+
+    # The message is not acknowledged as a duplicate: if the other invocation fails, this one
+    # must still be there to take over once the lease runs out
+    assert failed_ids(response) == {event["Records"][0]["messageId"]}
+    assert by_key(stack)["busy.png"].state is State.RECEIVED
     assert emulator.stats()["calls"]["asyncscan"] == 0

@@ -1,15 +1,18 @@
 """The one place that owns logging, metrics and tracing for the three functions.
 
-Handlers decorate in one order: inject_lambda_context -> log_metrics -> (tracer, when enabled).
+Handlers decorate in one order: inject_lambda_context -> log_metrics -> instrument (counts, and
+the X-Ray tracer when enabled).
 Tracing is off unless POWERTOOLS_TRACE_ENABLED=true: creating a Tracer loads the X-Ray SDK, which
 costs more cold-start time than everything else a handler imports (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -25,12 +28,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PRESIGN_SECRETS = re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s\"]+", re.IGNORECASE)
 
 
-_metrics_lock = threading.Lock()
+_counts_lock = threading.Lock()
+_counts: defaultdict[str, float] = defaultdict(float)
 
 
 def count(name: str, value: float = 1) -> None:
-    """Add to one named outcome metric (from any thread: the scanner works on a small pool)."""
-    with _metrics_lock:
+    """Add to one named outcome metric. Safe from any thread (the scanner works on a small pool);
+    summed per invocation and published once by `instrument`, so a batch of 100 objects gives one
+    value per metric instead of 100 (Powertools flushes early at 100 values)."""
+    with _counts_lock:
+        _counts[name] += value
+
+
+def publish_counts() -> None:
+    with _counts_lock:
+        totals = dict(_counts)
+        _counts.clear()
+    for name, value in totals.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
@@ -63,10 +77,19 @@ def tracing_enabled() -> bool:
     return os.environ.get("POWERTOOLS_TRACE_ENABLED", "false").lower() == "true"
 
 
-def trace_handler(handler: F) -> F:
-    """capture_lambda_handler when tracing is on; otherwise the handler unchanged (no X-Ray import)."""
+def instrument(handler: F) -> F:
+    """Innermost handler decorator: publishes the invocation's counts when it ends, and traces it
+    with X-Ray (capture_lambda_handler) only when tracing is on, so X-Ray is not imported otherwise."""
+
+    @functools.wraps(handler)
+    def counted(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            publish_counts()
+
     if not tracing_enabled():
-        return handler
+        return cast(F, counted)
     from aws_lambda_powertools import Tracer
 
-    return cast(F, Tracer().capture_lambda_handler(handler))
+    return cast(F, Tracer().capture_lambda_handler(counted))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ from greenlight.events import ObjectRef
 from greenlight.models import ScanTask, TaskOutcome, TaskResult, chunks
 from greenlight.objects import NotScannable, ObjectInfo, UrlSigner, inspect_object, precheck
 from greenlight.observability import count, logger, object_context, redact_url
+from greenlight.parallel import WORKERS, io_map
 from greenlight.results import apply_result, count_terminal, terminal_state
 from greenlight.states import State
 
@@ -72,7 +72,7 @@ class Scanner:
         settings: ScanSettings,
         secret: Callable[[], GreenSecret],
         clock: Callable[[], float] = time.time,
-        workers: int = 8,
+        workers: int = WORKERS,
     ) -> None:
         self.store = store
         self.s3 = s3
@@ -101,9 +101,13 @@ class Scanner:
 
         claim = self.store.claim(obj, lease_seconds=self.settings.lease_seconds)
         if not claim.claimed:
-            existing = claim.existing.state.value if claim.existing else "unknown"
+            if claim.existing is not None and claim.existing.state is State.RECEIVED:
+                # Another invocation holds the lease. If it fails, its own message may already be
+                # gone, so this one must come back rather than be acknowledged as a duplicate.
+                count("LeaseBusy")
+                raise RetryLater("another invocation is submitting this object")
             count("DuplicateEvent")
-            return Outcome("duplicate", existing)
+            return Outcome("duplicate", claim.existing.state.value if claim.existing else "unknown")
         assert claim.lease_token is not None
         if claim.takeover:
             count("LeaseTakeover")
@@ -267,16 +271,20 @@ class Scanner:
                     report.outcomes[record.id] = Outcome("resubmitted", reason)
         return report
 
-    def prepare_many(self, objects: Sequence[ObjectRef]) -> list[Prepared | Outcome | Exception]:
-        """`prepare` for many objects at once."""
-        return self._map(self._prepare_safely, objects)
+    def prepare_many(self, objects: Sequence[ObjectRef],
+                     budget: Callable[[], float] | None = None) -> list[Prepared | Outcome | Exception]:
+        """`prepare` for many objects at once. Once `budget()` (seconds this phase may still use)
+        runs out, the remaining objects are left untouched for redelivery instead of being claimed."""
+
+        def prepare_in_time(obj: ObjectRef) -> Prepared | Outcome | Exception:
+            if budget is not None and budget() <= 0:
+                return RetryLater("no time left to prepare this object")
+            return self._prepare_safely(obj)
+
+        return self._map(prepare_in_time, objects)
 
     def _map(self, function: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """Per-object store and S3 calls on a small thread pool: they are I/O bound and independent."""
-        if len(items) <= 1 or self._workers <= 1:
-            return [function(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
-            return list(pool.map(function, items))
+        return io_map(function, items, self._workers)
 
     def _prepare_safely(self, obj: ObjectRef) -> Prepared | Outcome | Exception:
         with object_context(object_key=obj.key, data_id=obj.data_id):

@@ -147,7 +147,10 @@ def validate_callback(callback: str | None, seed: str | None) -> None:
 
 def _error_from_gateway(status: int, body: dict[str, Any]) -> GreenError:
     code = str(body.get("Code", ""))
-    message = f"{code}: {body.get('Message', '')}".strip(": ")
+    # The gateway echoes its string to sign, which holds an STS token when one is used: keep it out
+    # of messages that end up in logs.
+    detail = str(body.get("Message", "")).split(" server string to sign is:", 1)[0]
+    message = f"{code}: {detail}".strip(": ")
     request_id = body.get("RequestId")
     if code.startswith("Throttling"):
         return GreenThrottled(message, code=code, request_id=request_id)

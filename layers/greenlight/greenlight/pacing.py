@@ -24,14 +24,13 @@ class TokenBucket:
         self.waited = 0.0  # total seconds spent waiting, for metrics and benchmarks
 
     def acquire(self, _action: str = "") -> None:
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.rate
+        """Take a token, waiting as long as the bucket is in debt. No loop: a caller reserves its
+        token at once (possibly going below zero) and sleeps for exactly the time that repays it."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate) - 1
+            self._updated = now
+            wait = max(0.0, -self._tokens / self.rate)
+        if wait > 0:
             self.waited += wait
             self._sleep(wait)

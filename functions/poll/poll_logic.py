@@ -1,7 +1,8 @@
 """Poll: fetch results for PENDING records that are due, so a verdict arrives even without a callback.
 
 Each run takes at most `batch_limit` due records (oldest due first), asks Green about up to 100
-task ids per request, records what finished, reschedules what is still processing, and scans
+task ids per request (a last, partial request only once its oldest record has waited out the
+batch window), records what finished, reschedules what is still processing, and scans
 again (fresh URL, counted, bounded) what Green lost, let expire, or could not download. Records
 not reached this run stay due, so a backlog drains over the following runs.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from greenlight.errors import GreenError
-from greenlight.models import TaskOutcome, chunks
+from greenlight.models import MAX_TASKS, TaskOutcome, chunks
 from greenlight.observability import count, logger, object_context
 from greenlight.parallel import io_map
 from greenlight.results import apply_result
@@ -38,6 +39,7 @@ class PollSummary:
     resubmitted: int = 0
     gave_up: int = 0
     requests: int = 0
+    deferred: int = 0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -56,7 +58,13 @@ def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, sett
     records = store.due_pending(clock(), settings.batch_limit)
     summary.due = len(records)
     reserve = settings.scan.time_reserve
+    now = clock()
     for group in chunks([r for r in records if r.task_id]):
+        if len(group) < MAX_TASKS and now - (group[0].due_at or now) < settings.batch_window:
+            # A partial request waits (records stay due) until its oldest record has been due for
+            # the window, so a burst fills requests of 100 instead of trickling out in small ones.
+            summary.deferred = len(group)
+            break
         remaining = budget() - reserve
         if remaining <= 1:
             summary.stopped_early = True

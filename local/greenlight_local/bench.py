@@ -38,6 +38,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from greenlight_local.moto_server import MotoServer
+from greenlight_local.processes import pythonpath as base_pythonpath
+from greenlight_local.processes import terminate, wait_until
+
 if TYPE_CHECKING:
     import subprocess
 
@@ -168,40 +172,8 @@ def stdout_to(log: IO[str]) -> Iterator[None]:
         sys.stdout = saved
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    import subprocess
-
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; TimeoutError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
 def pythonpath(*extra: Path) -> str:
-    return os.pathsep.join(str(p) for p in (LAYER, ROOT / "local", *extra))
+    return os.pathsep.join([base_pythonpath(), *(str(p) for p in extra)])
 
 
 def bytecode_env(workdir: Path) -> dict[str, str]:
@@ -296,14 +268,13 @@ class Services:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self._moto: subprocess.Popen[bytes] | None = None
-        self._moto_url = ""
+        self._moto: MotoServer | None = None
         self._emulator: EmulatorProcess | None = None
 
     def moto(self) -> str:
         if self._moto is None:
-            self._moto, self._moto_url = start_moto(self.workdir)
-        return self._moto_url
+            self._moto = MotoServer(self.workdir / "logs" / "moto.log")
+        return self._moto.url
 
     def emulator(self) -> EmulatorProcess:
         if self._emulator is None:
@@ -312,37 +283,11 @@ class Services:
 
     def stop(self) -> None:
         if self._emulator is not None:
-            stop_process(self._emulator.process)
+            terminate(self._emulator.process)
             self._emulator = None
         if self._moto is not None:
-            stop_process(self._moto)
+            self._moto.stop()
             self._moto = None
-
-
-def start_moto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    import subprocess
-
-    import requests
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(workdir / "logs" / "moto.log", "wb")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen([sys.executable, "-m", "greenlight_local.moto_server", "-H", "127.0.0.1", "-p",
-                                str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               env={**base_env(), "PYTHONPATH": pythonpath()})
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/moto-api/", timeout=1).status_code < 500
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(ready, timeout=30, what="moto server")
-    except TimeoutError:
-        stop_process(process)
-        raise
-    return process, url
 
 
 def start_emulator_process(workdir: Path) -> EmulatorProcess:
@@ -363,11 +308,25 @@ def start_emulator_process(workdir: Path) -> EmulatorProcess:
         return re.search(r"listening on (http://127\.0\.0\.1:(\d+))", log_path.read_text(errors="replace"))
 
     try:
-        found = wait_for(listening, timeout=30, what="the Green emulator")
+        found = wait_until(listening, timeout=30, what="the Green emulator")
     except TimeoutError:
-        stop_process(process)
+        terminate(process)
         raise
     return EmulatorProcess(process, found.group(1), int(found.group(2)), key_id, key_secret, uid)
+
+
+def default_options() -> Any:
+    from greenlight_local.pipeline import PipelineOptions  # heavy: not for the memory probes
+
+    return PipelineOptions()
+
+
+def describe_options(options: Any) -> str:
+    """The local time scale a pipeline run used (options: PipelineOptions)."""
+    return (f"{options.submit_instances} submit hosts, {options.callback_instances} callback hosts, "
+            f"{options.batch_window:g} s batching window, {options.timeout:g} s function timeout, poll every "
+            f"{options.poll_interval:g} s with a {options.poll_grace:g} s grace and a {options.poll_batch_window:g} s "
+            f"batch window, emulator processing delay {options.faults.get('processing_delay', 1.0):g} s")
 
 
 # ------------------------------------------------------------------------------------------ stacks and uploads
@@ -719,7 +678,8 @@ class Bench:
         self.report.settings.append(
             f"Requests: {run.images:,} uploads through LocalPipeline with default PipelineOptions except "
             f"batch_window={run.options.batch_window:g} (the template's BatchingWindowSeconds instead of the local "
-            "0.5 s cap, since batching is what is measured) and the emulator's callback_drop_rate=1.0 (every "
+            f"{default_options().batch_window:g} s cap, since batching is what is measured) and the emulator's "
+            "callback_drop_rate=1.0 (every "
             f"result comes from the poller); counted by the emulator: {run.scan_requests} asyncscan, "
             f"{run.result_requests} results; {run.describe()}. Baseline counted the same way while the throughput "
             f"baseline ran: {naive.submit.scan_requests} asyncscan for {naive.submit.images:,} images, then "
@@ -783,9 +743,8 @@ class Bench:
         self.report.settings.append(
             "End to end: seconds from the first upload's start to the latest finished_at among the records "
             f"(completion watched with a COUNT scan every 3 s), {self.config.upload_threads} upload threads, "
-            "LocalPipeline with default PipelineOptions (2 submit hosts, 0.5 s batching window, 10 s function "
-            "timeout, poll every 2 s with a 2 s grace, one callback host, emulator processing delay 0.5 s). "
-            f"Async: {ours.describe()}; with the local 0.5 s batching window that is "
+            f"LocalPipeline with default PipelineOptions ({describe_options(default_options())}). "
+            f"Async: {ours.describe()}; with the local batching window that is "
             f"{per_thousand(ours.scan_requests, ours.images):.0f} scan requests per 1,000. Baseline ScanMode=sync "
             f"(verdicts recorded by submit): {sync.describe()}.")
         if not ok:
@@ -1468,7 +1427,7 @@ def finished_tasks(emulator: EmulatorProcess) -> int:
 
 def wait_finished(emulator: EmulatorProcess, total: int, timeout: float = 60.0) -> None:
     """Until the emulator has finished `total` tasks since it started (downloads included), bounded."""
-    wait_for(lambda: finished_tasks(emulator) >= total, timeout=timeout, what=f"{total} finished Green tasks",
+    wait_until(lambda: finished_tasks(emulator) >= total, timeout=timeout, what=f"{total} finished Green tasks",
              interval=0.2)
 
 

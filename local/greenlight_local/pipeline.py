@@ -64,6 +64,7 @@ class PipelineOptions:
     poll_interval: float = 2.0  # the schedule (template: 1 minute)
     poll_grace: float = 2.0  # POLL_GRACE_SECONDS (template: 60 s)
     recheck: float = 1.0  # POLL_RECHECK_SECONDS (template: 30 s)
+    poll_batch_window: float = 4.0  # POLL_BATCH_WINDOW_SECONDS (template: 30 s)
     resubmit_after: float = 60.0  # RESUBMIT_AFTER_SECONDS (template: 2,700 s)
     session_token: bool = True  # sign URLs with a role-like session token (long URLs, as in Lambda)
     faults: dict[str, Any] = field(default_factory=lambda: {"processing_delay": 0.5})
@@ -182,6 +183,7 @@ class LocalPipeline:
             "TIME_RESERVE_SECONDS": str(options.time_reserve),
             "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
             "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
+            "POLL_BATCH_WINDOW_SECONDS": str(int(options.poll_batch_window)),
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
             "PYTHONPATH": pythonpath(),
             **options.extra_env,

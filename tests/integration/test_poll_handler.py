@@ -34,7 +34,8 @@ def submit(stack: LocalStack, function_env: Callable[..., None], context: Callab
 
 
 def poll(function_env: Callable[..., None], context: Callable[..., Any], seconds: float = 30, **env: str) -> Any:
-    function_env("poll", **{"POLL_RECHECK_SECONDS": "1", "POLL_GRACE_SECONDS": "0", **env})
+    function_env("poll", **{"POLL_RECHECK_SECONDS": "1", "POLL_GRACE_SECONDS": "0", "POLL_BATCH_WINDOW_SECONDS": "0",
+                            **env})
     return poll_handler.lambda_handler(SCHEDULE, context(seconds=seconds))
 
 
@@ -126,3 +127,20 @@ def test_with_no_time_left_the_run_stops_without_asking_green(
     assert summary["stopped_early"] is True
     assert emulator.stats()["calls"]["results"] == 0
     assert records(stack)["budget.png"].state is State.PENDING
+
+
+def test_a_partial_request_waits_for_the_batch_window(
+        stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
+        context: Callable[..., Any]) -> None:
+    emulator.set_faults(processing_delay=0.0)
+    submit(stack, function_env, context, ["w1.png", "w2.png", "w3.png"])
+
+    waiting = poll(function_env, context, POLL_BATCH_WINDOW_SECONDS="60")
+
+    # Three due records are fewer than a full request of 100: they wait, and Green is not asked
+    assert (waiting["deferred"], waiting["asked"], waiting["requests"]) == (3, 0, 0)
+    assert emulator.stats()["calls"]["results"] == 0
+
+    # Once the oldest has been due for the window (here: a window of 0), one request asks for all
+    asked = poll(function_env, context, POLL_BATCH_WINDOW_SECONDS="0")
+    assert (asked["deferred"], asked["asked"], asked["requests"]) == (0, 3, 1)

@@ -139,6 +139,7 @@ class PollSettings:
     scan: ScanSettings
     batch_limit: int
     recheck_seconds: int
+    batch_window: int
     resubmit_after: int
 
     @classmethod
@@ -148,6 +149,7 @@ class PollSettings:
             scan=ScanSettings.from_env(environ),
             batch_limit=env.integer("POLL_BATCH_LIMIT", 1000, minimum=1, maximum=100_000),
             recheck_seconds=env.integer("POLL_RECHECK_SECONDS", 30, minimum=1, maximum=3000),
+            batch_window=env.integer("POLL_BATCH_WINDOW_SECONDS", 30, minimum=0, maximum=600),
             # Green keeps async results for 1 hour; a task still unfinished after this is rescanned.
             resubmit_after=env.integer("RESUBMIT_AFTER_SECONDS", 2700, minimum=10, maximum=3500),
         )

@@ -765,8 +765,8 @@ class Bench:
                 + (f"; {len(run.full_batches_retried)} submit invocations ran out of time and were redone"
                    if run.full_batches_retried else "")
                 + f"; of {applied + noop} callbacks {applied} applied a verdict and the rest found the poller had "
-                "recorded it first (the single local callback host serves callbacks one at a time, and the local "
-                f"poll grace is {run.options.poll_grace:g} s where the template's is 60 s).")
+                f"recorded it first (the local poll grace is {run.options.poll_grace:g} s where the template's is "
+                "60 s, so the poller often fetches a result before its callback is through).")
 
     def figure_imports(self) -> None:
         result = measure_imports(self.config)

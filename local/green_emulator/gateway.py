@@ -11,12 +11,20 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote_plus
 
-from greenlight.signer import API_VERSION, SIGNATURE_METHOD, SIGNATURE_VERSION, content_md5, signature, string_to_sign
+from greenlight.signer import (
+    API_VERSION,
+    SIGNATURE_METHOD,
+    SIGNATURE_VERSION,
+    Credentials,
+    content_md5,
+    signature,
+    string_to_sign,
+)
 
 API_NOT_FOUND = "Specified api is not found, please check your url and method."
 MD5_NOT_MATCHED = "Specified content md5 is not matched with your request body."
@@ -42,11 +50,8 @@ class ReceivedRequest:
         return None
 
 
-@dataclass(frozen=True)
-class Account:
-    access_key_id: str
-    access_key_secret: str = field(repr=False)
-    security_token: str | None = field(default=None, repr=False)
+# An accepted key pair (and, for STS, the token it must carry) is a signer Credentials.
+Account = Credentials
 
 
 @dataclass(frozen=True)

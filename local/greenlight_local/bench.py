@@ -697,12 +697,14 @@ class Bench:
         small = sum(1 for size in sizes if size < BATCH)
         sentence = (f"Scan requests: {run.scan_requests} asyncscan calls for {run.images:,} uploads. The submit "
                     f"hosts ran {len(sizes)} invocations averaging {sum(sizes) / max(1, len(sizes)):.0f} objects, "
-                    f"{small} of them under 100 (the local event source ends a batch at the first empty receive "
-                    "instead of waiting out the window)")
+                    f"{small} of them under 100 ({run.options.submit_instances} submit hosts share the queue, so "
+                    f"each {run.options.batch_window:g} s batching window holds only its share of the uploads that "
+                    "arrived meanwhile, and the last batch is a remainder)")
         if retried:
             sentence += (f"; {len(retried)} invocations ({sum(int(b['retry_messages']) for b in retried)} messages) "
                          "sent nothing and handed every message back, as preparing the batch used up the local "
-                         f"{run.options.timeout:g} s timeout less TIME_RESERVE_SECONDS (5 s), so those images were "
+                         f"{run.options.timeout:g} s timeout less twice TIME_RESERVE_SECONDS "
+                         f"({run.options.time_reserve:g} s), so those images were "
                          "sent again on redelivery")
         return sentence + "."
 
@@ -713,12 +715,12 @@ class Bench:
         partial = sum(1 for r in asking if int(r.get("asked", 0)) % BATCH)
         sentence = (f"Results requests: {run.result_requests} for {run.images:,} uploads from {len(asking)} poll "
                     f"runs, {asked / max(1, run.result_requests):.0f} task ids a request on average (100 at most): "
-                    f"{partial} runs asked about a number of records that is not a multiple of 100 (records become "
-                    f"due {run.options.poll_grace:g} s after their own submission, so a run every "
-                    f"{run.options.poll_interval:g} s sees part of a batch)")
+                    f"{partial} runs asked about a number of records that is not a multiple of 100 (a partial "
+                    f"request goes out once its oldest record has been due {run.options.poll_batch_window:g} s, "
+                    "and uploads trickle into moto over half a minute)")
         if early:
             sentence += (f", and {early} runs stopped after one group because the local {run.options.timeout:g} s "
-                         "timeout less the 5 s reserve ran out while applying results against moto")
+                         f"timeout less the {run.options.time_reserve:g} s reserve ran out while applying results")
         return sentence + "."
 
     def poller_only(self) -> PipelineRun:

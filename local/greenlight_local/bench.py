@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from greenlight_local.context import LambdaContext
 from greenlight_local.moto_server import MotoServer
 from greenlight_local.processes import pythonpath as base_pythonpath
 from greenlight_local.processes import terminate, wait_until
@@ -339,12 +340,9 @@ def fresh_stack(moto_url: str, emulator: EmulatorProcess) -> tuple[LocalStack, d
     from greenlight_local.stack import create_stack
 
     stack = create_stack(moto_url)
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update({"access_key_id": emulator.key_id, "access_key_secret": emulator.key_secret, "uid": emulator.uid,
-                   "callback_token": secrets.token_urlsafe(24)})
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
-    return stack, {k: str(v) for k, v in values.items()}
+    values = stack.update_secret(access_key_id=emulator.key_id, access_key_secret=emulator.key_secret,
+                                 uid=emulator.uid, callback_token=secrets.token_urlsafe(24))
+    return stack, values
 
 
 def bench_images(count: int, prefix: str = "bench") -> list[tuple[str, bytes]]:
@@ -577,7 +575,6 @@ class Bench:
         events = lambda_batches(stack, messages)
         env = function_environment(stack, "submit", emulator.url, self.token())
         from greenlight import wiring
-        from greenlight_local.lambda_host import LambdaContext
 
         with stdout_to(self.log):
             handler = load_handler("submit")  # Lambda's init phase: not part of the timing
@@ -1472,26 +1469,6 @@ def callback_events(emulator: EmulatorProcess, stack: LocalStack, secret: Mappin
     return events
 
 
-class ProbeContext:
-    """The Lambda context a handler reads. Not lambda_host's: that module pulls in http.server, about
-    9 MB the probe would otherwise count before the handler is even imported."""
-
-    def __init__(self, function: str) -> None:
-        import uuid
-
-        self.function_name = LOGICAL_IDS[function]
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
-        self.memory_limit_in_mb = 512
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "probe"
-        self._deadline = time.monotonic() + TIMEOUTS[function]
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 def memory_probe(spec_path: Path) -> int:
     """Child side: import the handler, note the idle peak, run the events, note the peak after each."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
@@ -1505,7 +1482,7 @@ def memory_probe(spec_path: Path) -> int:
     function = spec["function"]
     for event in events:
         started = time.perf_counter()
-        outputs.append(handler(event, ProbeContext(function)))
+        outputs.append(handler(event, LambdaContext(LOGICAL_IDS[function], TIMEOUTS[function])))
         seconds.append(time.perf_counter() - started)
         marks.append(peak_rss_mb())
     result = {"start": start, "start_rusage": start_rusage, "idle": idle, "first": marks[0], "peak": marks[-1],

@@ -160,12 +160,7 @@ class LocalPipeline:
     def _fill_secret(self) -> None:
         """Put the throwaway keys in the stack's secret, as an operator does after deploying."""
         assert self.stack is not None
-        sm = self.stack.client("secretsmanager")
-        current = json.loads(sm.get_secret_value(SecretId=self.stack.secret_id)["SecretString"])
-        current.update(self.secret_values)
-        current["callback_token"] = secrets.token_urlsafe(24)
-        sm.put_secret_value(SecretId=self.stack.secret_id, SecretString=json.dumps(current))
-        self.secret_values = {k: str(v) for k, v in current.items()}
+        self.secret_values = self.stack.update_secret(**self.secret_values, callback_token=secrets.token_urlsafe(24))
 
     def _state(self) -> dict[str, Any]:
         assert self.stack is not None and self.emulator is not None

@@ -56,6 +56,17 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,  # type: ignore[call-overload]
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
+    def secret(self) -> dict[str, str]:
+        """The Green secret's current JSON."""
+        raw = self.client("secretsmanager").get_secret_value(SecretId=self.secret_id)["SecretString"]
+        return {k: str(v) for k, v in json.loads(raw).items()}
+
+    def update_secret(self, **changes: str) -> dict[str, str]:
+        """Merge `changes` into the Green secret, as an operator does; returns the new contents."""
+        values = {**self.secret(), **changes}
+        self.client("secretsmanager").put_secret_value(SecretId=self.secret_id, SecretString=json.dumps(values))
+        return values
+
     def to_json(self) -> dict[str, Any]:
         return {
             "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket, "queue_url": self.queue_url,

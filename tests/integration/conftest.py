@@ -3,7 +3,6 @@ environment pointed at moto and the Green emulator, as Lambda would see it."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,6 +10,7 @@ from aws_helpers import FIXTURE
 
 from green_emulator import RunningEmulator
 from greenlight import wiring
+from greenlight_local.context import LambdaContext
 from greenlight_local.moto_server import MotoServer
 from greenlight_local.stack import LocalStack, create_stack
 
@@ -46,16 +46,9 @@ def stack(aws: str) -> LocalStack:
 @pytest.fixture
 def green_secret(stack: LocalStack, emulator: RunningEmulator) -> dict[str, str]:
     """Fill the stack's secret with the emulator's keys and the events/ fixture's uid, seed and token."""
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update({
-        "access_key_id": emulator.config.access_key_id,
-        "access_key_secret": emulator.config.access_key_secret,
-        "uid": emulator.config.uid,
-        "callback_token": FIXTURE["secret"]["callback_token"],
-    })
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
-    return {k: str(v) for k, v in values.items()}
+    return stack.update_secret(access_key_id=emulator.config.access_key_id,
+                               access_key_secret=emulator.config.access_key_secret, uid=emulator.config.uid,
+                               callback_token=FIXTURE["secret"]["callback_token"])
 
 
 @pytest.fixture
@@ -75,27 +68,11 @@ def function_env(stack: LocalStack, green_secret: dict[str, str], emulator: Runn
     wiring.reset()
 
 
-class Context:
-    """The Lambda context a handler gets: remaining time counts down from `seconds`."""
-
-    def __init__(self, seconds: float = 30.0, name: str = "test") -> None:
-        import time
-
-        self._deadline = time.monotonic() + seconds
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
-        self.memory_limit_in_mb = 512
-        self.aws_request_id = "00000000-0000-4000-8000-000000000000"
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "test"
-
-    def get_remaining_time_in_millis(self) -> int:
-        import time
-
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 @pytest.fixture
-def context() -> Callable[..., Context]:
-    return Context
+def context() -> Callable[..., LambdaContext]:
+    """context(seconds=30): the Lambda context a handler gets, its remaining time counting down."""
+
+    def make(seconds: float = 30.0) -> LambdaContext:
+        return LambdaContext("test", seconds)
+
+    return make

@@ -47,10 +47,8 @@ def test_a_1024_byte_key_fits_only_a_key_signed_url(
         emulator: RunningEmulator, context: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
     # The role's session token rides in a role-signed URL (as in Lambda); a signing key pair's does not
     monkeypatch.setenv("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2Vj" + "B" * 1100)
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update(url_signing_access_key_id="AKIASIGNINGONLY", url_signing_secret_access_key="signing-only-secret")
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    stack.update_secret(url_signing_access_key_id="AKIASIGNINGONLY",
+                        url_signing_secret_access_key="signing-only-secret")
     function_env("submit", URL_SIGNING=signing)
     key = "k/" + "x" * (1024 - len("k/") - len(".png")) + ".png"
     assert len(key.encode()) == 1024

@@ -23,14 +23,16 @@ FIXTURE_OBJECT = ObjectRef(FIXTURE["bucket"], FIXTURE["key"], size=FIXTURE["size
 
 
 @pytest.fixture
-def pending(stack: LocalStack, function_env: Callable[..., None]) -> VerdictStore:
-    """The events/ fixture's object PENDING under its task, and the secret holding the fixture's uid and seed."""
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update(FIXTURE["secret"])
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+def store(stack: LocalStack, function_env: Callable[..., None]) -> VerdictStore:
+    """The callback function's environment, with the events/ fixture's uid, seed and token in the secret."""
+    stack.update_secret(**FIXTURE["secret"])
     function_env("callback")
-    store = VerdictStore(stack.client("dynamodb"), stack.table)
+    return VerdictStore(stack.client("dynamodb"), stack.table)
+
+
+@pytest.fixture
+def pending(store: VerdictStore) -> VerdictStore:
+    """The events/ fixture's object PENDING under its task."""
     claim = store.claim(FIXTURE_OBJECT, lease_seconds=60)
     assert claim.lease_token
     assert store.mark_pending(FIXTURE_OBJECT.data_id, lease_token=claim.lease_token, task_id=FIXTURE["task_id"],
@@ -114,10 +116,7 @@ def test_base64_bodies_are_decoded(pending: VerdictStore, context: Callable[...,
 def test_the_previous_seed_is_accepted_during_a_rotation(
         pending: VerdictStore, stack: LocalStack, context: Callable[..., Any]) -> None:
     # Given a rotated secret: a new seed, the old one kept as previous_seed
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update({"previous_seed": values["seed"], "seed": "aFreshSeed42"})
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    stack.update_secret(previous_seed=stack.secret()["seed"], seed="aFreshSeed42")
 
     # A callback signed with the old seed (a task submitted before the rotation) still counts
     assert call(load_event("callback/result-good-checksum.json"), context)[0] == 200
@@ -149,14 +148,8 @@ def test_a_download_failure_makes_the_record_due_for_the_poller(pending: Verdict
 
 
 def test_a_result_that_outruns_submit_is_refused_so_green_retries_it(
-        stack: LocalStack, function_env: Callable[..., None], context: Callable[..., Any]) -> None:
+        store: VerdictStore, context: Callable[..., Any]) -> None:
     # Given the fixture object claimed by submit, but its task id not yet recorded
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    values.update(FIXTURE["secret"])
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
-    function_env("callback")
-    store = VerdictStore(stack.client("dynamodb"), stack.table)
     claim = store.claim(FIXTURE_OBJECT, lease_seconds=60)
 
     status, body = call(load_event("callback/result-good-checksum.json"), context)
@@ -173,15 +166,11 @@ def test_a_result_that_outruns_submit_is_refused_so_green_retries_it(
 
 def test_the_previous_path_token_works_during_a_rotation_and_not_after(
         pending: VerdictStore, stack: LocalStack, context: Callable[..., Any]) -> None:
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    old_token = values["callback_token"]
-    values.update(previous_callback_token=old_token, callback_token="a-new-unguessable-token")
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    stack.update_secret(previous_callback_token=stack.secret()["callback_token"],
+                        callback_token="a-new-unguessable-token")
     event = load_event("callback/result-good-checksum.json")  # addressed to the old token
 
     assert call(event, context)[0] == 200
 
-    values.pop("previous_callback_token")
-    sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    stack.update_secret(previous_callback_token="")  # the rotation window is over
     assert call(event, context)[0] == 404

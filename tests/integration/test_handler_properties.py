@@ -113,11 +113,8 @@ def callback_requests(draw: st.DrawFn) -> dict[str, Any]:
 @given(event=callback_requests())
 def test_callback_never_answers_5xx(event: dict[str, Any], stack: LocalStack, function_env: Callable[..., None],
                                     context: Callable[..., Any]) -> None:
-    sm = stack.client("secretsmanager")
-    values = json.loads(sm.get_secret_value(SecretId=stack.secret_id)["SecretString"])
-    if values.get("seed") != FIXTURE["secret"]["seed"]:
-        values.update(FIXTURE["secret"])
-        sm.put_secret_value(SecretId=stack.secret_id, SecretString=json.dumps(values))
+    if stack.secret().get("seed") != FIXTURE["secret"]["seed"]:
+        stack.update_secret(**FIXTURE["secret"])
     function_env("callback")
 
     response = callback_handler.lambda_handler(event, context())

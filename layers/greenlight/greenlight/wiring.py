@@ -1,8 +1,8 @@
 """The composition root: the clients and services a warm function reuses, built on first use.
 
 Nothing is built at import time (cold start), everything is built once per container (one HTTP
-connection pool for Green, one boto3 client per service), and tests replace any piece with
-`override`.
+connection pool for Green, one boto3 client per service); `reset()` makes the next call rebuild
+from the current environment (tests point a function at moto and the emulator this way).
 """
 
 from __future__ import annotations
@@ -18,17 +18,9 @@ if TYPE_CHECKING:
     from greenlight.scanning import Scanner
     from greenlight.store import VerdictStore
 
-_overrides: dict[str, Any] = {}
-
-
-def override(**parts: Any) -> None:
-    """Replace parts by name (e.g. s3=..., green_client=...) until `reset()`."""
-    _overrides.update(parts)
-
 
 def reset() -> None:
-    _overrides.clear()
-    for factory in (scan_settings, poll_settings, callback_settings, aws_client, secret_for, green_client, store,
+    for factory in (scan_settings, poll_settings, callback_settings, aws_client, green_client, store,
                     url_signer, scanner):
         factory.cache_clear()
 
@@ -65,27 +57,17 @@ def aws_client(service: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    if service in _overrides:
-        return _overrides[service]
     config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10,
                     max_pool_connections=16, signature_version="s3v4" if service == "s3" else None)
     # A session of its own: credentials are read when the client is built (and again after reset()).
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 
-@functools.cache
-def secret_for(secret_id: str, max_age: int) -> Any:
-    """A zero-argument provider of the current secret (Powertools caches it for `max_age`)."""
+def current_secret(settings: GreenSettings) -> GreenSecret:
+    """The Green secret; Powertools Parameters caches it for SECRET_MAX_AGE seconds."""
     from greenlight.credentials import load_secret
 
-    if "secret" in _overrides:
-        return _overrides["secret"]
-    return lambda: load_secret(secret_id, max_age)
-
-
-def current_secret(settings: GreenSettings) -> GreenSecret:
-    provider = secret_for(settings.secret_id, settings.secret_max_age)
-    return provider()  # type: ignore[no-any-return]
+    return load_secret(settings.secret_id, settings.secret_max_age)
 
 
 @functools.cache
@@ -93,8 +75,6 @@ def green_client(settings: GreenSettings) -> GreenClient:
     from greenlight.client import GreenClient
     from greenlight.pacing import TokenBucket
 
-    if "green_client" in _overrides:
-        return _overrides["green_client"]  # type: ignore[no-any-return]
     bucket = TokenBucket(settings.rps_per_instance)
     return GreenClient(lambda: current_secret(settings).credentials, region=settings.region,
                        endpoint=settings.endpoint, pace=bucket.acquire)

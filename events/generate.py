@@ -15,8 +15,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from greenlight.checksum import callback_checksum
 from greenlight.events import ObjectRef
+from greenlight.green.checksum import callback_checksum
 
 HERE = Path(__file__).resolve().parent
 BUCKET = "greenlight-uploads"

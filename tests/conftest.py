@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from green_emulator import EmulatorConfig, Faults, RunningEmulator, start_emulator
-from greenlight.client import GreenClient, RetryPolicy
-from greenlight.signer import Credentials
+from greenlight.green.client import GreenClient, RetryPolicy
+from greenlight.green.signer import Credentials
 
 EMULATOR_STS = Credentials("STS.emulator-test-key", "emulator-test-sts-secret", "CAIS-emulator-test-token==")
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from greenlight.checksum import verify_callback_checksum
-from greenlight.models import TaskOutcome, TaskResult
+from greenlight.green.checksum import verify_callback_checksum
+from greenlight.green.wire import TaskOutcome, TaskResult
 from greenlight.observability import count, logger, object_context
 from greenlight.results import apply_result
 from greenlight.states import State

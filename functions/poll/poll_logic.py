@@ -16,16 +16,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from greenlight.errors import GreenError
-from greenlight.models import MAX_TASKS, TaskOutcome, chunks
+from greenlight.green.errors import GreenError
+from greenlight.green.wire import MAX_TASKS, TaskOutcome, chunks
 from greenlight.observability import count, logger, object_context
 from greenlight.parallel import io_map
 from greenlight.results import apply_result
 
 if TYPE_CHECKING:
-    from greenlight.client import GreenClient
     from greenlight.config import PollSettings
-    from greenlight.models import TaskResult
+    from greenlight.green.client import GreenClient
+    from greenlight.green.wire import TaskResult
     from greenlight.scanning import Scanner
     from greenlight.store import VerdictRecord, VerdictStore
 

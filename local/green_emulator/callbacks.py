@@ -20,7 +20,7 @@ import requests
 from green_emulator.counters import Counters
 from green_emulator.faults import FaultInjector
 from green_emulator.scheduler import Scheduler
-from greenlight.checksum import callback_checksum
+from greenlight.green.checksum import callback_checksum
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 _log = logging.getLogger(__name__)

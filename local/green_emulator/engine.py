@@ -23,7 +23,7 @@ from green_emulator.faults import FaultInjector
 from green_emulator.gateway import Rejection
 from green_emulator.ids import IdSource
 from green_emulator.scripting import ScriptError, script_from_image, verdicts_for
-from greenlight.models import KNOWN_SCENES
+from greenlight.green.wire import KNOWN_SCENES
 
 MAX_TASKS = 100
 MAX_URL_LENGTH = 2048

@@ -1,6 +1,6 @@
 """The POP gateway in front of Green: authentication checks in the order of reference sections 7 and 10.
 
-The string to sign is rebuilt from the request as received and signed with greenlight.signer, so the
+The string to sign is rebuilt from the request as received and signed with greenlight.green.signer, so the
 emulator and the client can only agree when both follow the SDK's layout.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote_plus
 
-from greenlight.signer import (
+from greenlight.green.signer import (
     API_VERSION,
     SIGNATURE_METHOD,
     SIGNATURE_VERSION,

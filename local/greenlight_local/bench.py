@@ -12,7 +12,7 @@ Figures (NAME for --only):
               (presign, a new AcsClient + ImageAsyncScanRequest per image, PutItem).
   imports     Cold import of each handler vs `import boto3` (median of fresh processes, bytecode
               compiled, Lambda-like sys.path and environment), and the submit handler with X-Ray on.
-  signing     greenlight.signer.sign_request vs the official SDK's ROA signer, per request.
+  signing     greenlight.green.signer.sign_request vs the official SDK's ROA signer, per request.
   e2e         First upload to last verdict for 1,000 images in the local pipeline (async with
               callbacks, the default) vs ScanMode=sync.
   memory      Peak RSS of each handler on a full batch, each in a fresh process, vs the same
@@ -791,7 +791,7 @@ class Bench:
         with stdout_to(self.log):
             load_handler("submit")  # the layer's logger binds the stream it finds at its first import
         from greenlight import scanning, store
-        from greenlight.client import GreenClient
+        from greenlight.green.client import GreenClient
         from greenlight.objects import UrlSigner
 
         timer = CallTimer()
@@ -1290,7 +1290,7 @@ def measure_signing(iterations: int) -> tuple[Row, str]:
 
     from aliyunsdkgreen.request.v20180509.ImageAsyncScanRequest import ImageAsyncScanRequest
 
-    from greenlight.signer import Credentials, sign_request
+    from greenlight.green.signer import Credentials, sign_request
 
     key_id, secret, nonce = "LTAIbenchKey", "bench-secret-value", "5a4bd2e0c7f3456e9a1b2c3d4e5f6a7b"
     url = "http://127.0.0.1:9000/bucket/" + "k" * 40 + "?X-Amz-Signature=" + "0" * 64
@@ -1322,7 +1322,7 @@ def measure_signing(iterations: int) -> tuple[Row, str]:
     row = Row("Signing one asyncscan request (µs)", f"{ours_us:.1f}", f"{sdk_us:.1f} (official SDK)",
               f"{sdk_us / ours_us:.1f}x faster")
     setting = (f"Signing: timeit, best of {repeats} x {number:,} calls, Date pinned, a 1-image asyncscan body of "
-               f"{len(body)} bytes, same nonce; ours = greenlight.signer.sign_request; SDK = a new "
+               f"{len(body)} bytes, same nonce; ours = greenlight.green.signer.sign_request; SDK = a new "
                "ImageAsyncScanRequest with the body + get_signed_header (its roa_signature_composer path), as each "
                "SDK call does. Both produce the same Authorization header (checked).")
     return row, setting
@@ -1434,7 +1434,7 @@ def raw_results(emulator: EmulatorProcess, task_ids: Sequence[str]) -> list[dict
     """Green's own result objects for these tasks (what its callbacks carry), via /green/image/results."""
     import requests
 
-    from greenlight.signer import API_VERSION, Credentials, http_date, sign_request
+    from greenlight.green.signer import API_VERSION, Credentials, http_date, sign_request
 
     signed = sign_request(credentials=Credentials(emulator.key_id, emulator.key_secret), method="POST",
                           path="/green/image/results", body=json.dumps(list(task_ids)).encode("utf-8"),

@@ -12,8 +12,8 @@ import pytest
 from aws_helpers import FIXTURE, load_event
 
 import callback_handler
-from greenlight.checksum import callback_checksum
 from greenlight.events import ObjectRef
+from greenlight.green.checksum import callback_checksum
 from greenlight.states import State
 from greenlight.store import VerdictRecord, VerdictStore
 from greenlight_local.stack import LocalStack

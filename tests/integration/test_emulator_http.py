@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from green_emulator import RunningEmulator, make_image
-from greenlight.signer import Credentials, http_date, sign_request
+from greenlight.green.signer import Credentials, http_date, sign_request
 
 pytestmark = pytest.mark.integration
 PATHS = {"scan": "/green/image/scan", "asyncscan": "/green/image/asyncscan", "results": "/green/image/results",

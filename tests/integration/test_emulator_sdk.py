@@ -31,7 +31,7 @@ from aliyunsdkgreen.request.v20180509.ImageScanFeedbackRequest import ImageScanF
 from aliyunsdkgreen.request.v20180509.ImageSyncScanRequest import ImageSyncScanRequest
 
 from green_emulator import RunningEmulator, make_image
-from greenlight.signer import Credentials
+from greenlight.green.signer import Credentials
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

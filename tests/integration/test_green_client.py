@@ -1,4 +1,4 @@
-"""greenlight.client.GreenClient against the emulator: all four operations, callbacks, faults, retries."""
+"""greenlight.green.client.GreenClient against the emulator: all four operations, callbacks, faults, retries."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from green_emulator import RunningEmulator, make_image
-from greenlight.checksum import verify_callback_checksum
-from greenlight.client import GreenClient, RetryPolicy
-from greenlight.errors import GreenAuthError, GreenThrottled, GreenTransientError
-from greenlight.models import Feedback, ScanTask, TaskOutcome, TaskResult
-from greenlight.signer import Credentials
+from greenlight.green.checksum import verify_callback_checksum
+from greenlight.green.client import GreenClient, RetryPolicy
+from greenlight.green.errors import GreenAuthError, GreenThrottled, GreenTransientError
+from greenlight.green.signer import Credentials
+from greenlight.green.wire import Feedback, ScanTask, TaskOutcome, TaskResult
 
 pytestmark = pytest.mark.integration
 

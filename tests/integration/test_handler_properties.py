@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import callback_handler
 import submit_handler
-from greenlight.checksum import callback_checksum
+from greenlight.green.checksum import callback_checksum
 from greenlight_local.stack import LocalStack
 
 pytestmark = pytest.mark.integration

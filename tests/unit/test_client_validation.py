@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from green_emulator import RunningEmulator
-from greenlight.client import GreenClient, RetryPolicy
-from greenlight.errors import GreenInvalidRequest
-from greenlight.models import Feedback, ScanTask
+from greenlight.green.client import GreenClient, RetryPolicy
+from greenlight.green.errors import GreenInvalidRequest
+from greenlight.green.wire import Feedback, ScanTask
 
 GOOD_URL = "https://example.com/a.png"
 

@@ -17,7 +17,7 @@ from green_emulator.faults import FaultInjector
 from green_emulator.gateway import Account, Gateway, NonceCache, ReceivedRequest, parse_query
 from green_emulator.ids import IdSource
 from green_emulator.scripting import ScriptError, default_rate, make_image, read_script, verdicts_for
-from greenlight.signer import Credentials, content_md5, http_date, sign_request
+from greenlight.green.signer import Credentials, content_md5, http_date, sign_request
 
 NOW = 1_800_000_000.0
 KEY = Credentials("LTAI-unit", "unit-secret")

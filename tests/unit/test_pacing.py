@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from greenlight.pacing import TokenBucket
+from greenlight.green.pacing import TokenBucket
 
 
 class FakeClock:

@@ -1,4 +1,4 @@
-"""greenlight.signer and greenlight.checksum against the reference vectors and the official SDK.
+"""greenlight.green.signer and greenlight.green.checksum against the reference vectors and the official SDK.
 
 The SDK (aliyun-python-sdk-core 2.16.1) is the oracle: for random inputs our signer must produce its
 string to sign and headers, and its requests must pass the emulator's gateway verifier.
@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from green_emulator.gateway import Account, Gateway, NonceCache, ReceivedRequest, server_string_to_sign
-from greenlight.checksum import callback_checksum, verify_callback_checksum
-from greenlight.signer import Credentials, content_md5, http_date, sign_request, signature, string_to_sign
+from greenlight.green.checksum import callback_checksum, verify_callback_checksum
+from greenlight.green.signer import Credentials, content_md5, http_date, sign_request, signature, string_to_sign
 
 VECTORS_PATH = Path("/work/shared/reference/green-signing-vectors.json")
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))

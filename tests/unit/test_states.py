@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from greenlight.models import SceneResult, TaskOutcome, TaskResult, classify_task_code
+from greenlight.green.wire import SceneResult, TaskOutcome, TaskResult, classify_task_code
 from greenlight.results import terminal_state
 from greenlight.states import ALLOWED_FROM, TERMINAL, State, is_allowed
 

@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from greenlight.models import KNOWN_SCENES, REGIONS
-
-GREEN_MAX_BYTES = 20 * 1024 * 1024
+from greenlight.green.wire import KNOWN_SCENES, MAX_IMAGE_BYTES, REGIONS
 
 
 class ConfigError(ValueError):
@@ -126,7 +124,7 @@ class ScanSettings:
             callback_url=env.optional("CALLBACK_URL"),
             url_expiry=env.integer("URL_EXPIRY_SECONDS", 3600, minimum=60, maximum=7 * 24 * 3600),
             url_signing=env.choice("URL_SIGNING", "role", ("role", "key")),
-            max_object_bytes=env.integer("MAX_OBJECT_BYTES", GREEN_MAX_BYTES, minimum=1, maximum=GREEN_MAX_BYTES),
+            max_object_bytes=env.integer("MAX_OBJECT_BYTES", MAX_IMAGE_BYTES, minimum=1, maximum=MAX_IMAGE_BYTES),
             lease_seconds=env.integer("LEASE_SECONDS", 120, minimum=1, maximum=3600),
             max_attempts=env.integer("MAX_SCAN_ATTEMPTS", 3, minimum=1, maximum=10),
             poll_grace=env.integer("POLL_GRACE_SECONDS", 60, minimum=0, maximum=3000),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from greenlight.config import ConfigError
-from greenlight.signer import Credentials
+from greenlight.green.signer import Credentials
 
 
 @dataclass(frozen=True)

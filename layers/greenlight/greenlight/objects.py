@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from greenlight.events import ObjectRef
-from greenlight.models import MAX_URL_LENGTH
+from greenlight.green.wire import MAX_URL_LENGTH
 from greenlight.states import State
 
 SNIFF_BYTES = 32

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from greenlight.models import TaskOutcome, TaskResult
+from greenlight.green.wire import TaskOutcome, TaskResult
 from greenlight.observability import count
 from greenlight.states import State
 

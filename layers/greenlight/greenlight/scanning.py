@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from greenlight.errors import GreenAuthError, GreenError, GreenInvalidRequest
 from greenlight.events import ObjectRef
-from greenlight.models import ScanTask, TaskOutcome, TaskResult, chunks
+from greenlight.green.errors import GreenAuthError, GreenError, GreenInvalidRequest
+from greenlight.green.wire import ScanTask, TaskOutcome, TaskResult, chunks
 from greenlight.objects import NotScannable, ObjectInfo, UrlSigner, inspect_object, precheck
 from greenlight.observability import count, logger, object_context, redact_url
 from greenlight.parallel import WORKERS, io_map
@@ -25,9 +25,9 @@ from greenlight.results import apply_result, count_terminal, terminal_state
 from greenlight.states import State
 
 if TYPE_CHECKING:
-    from greenlight.client import GreenClient
     from greenlight.config import ScanSettings
     from greenlight.credentials import GreenSecret
+    from greenlight.green.client import GreenClient
     from greenlight.store import VerdictRecord, VerdictStore
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from greenlight.events import ObjectRef
-from greenlight.models import TaskResult
+from greenlight.green.wire import TaskResult
 from greenlight.states import ALLOWED_FROM, State
 
 PENDING_INDEX = "pending"

@@ -11,9 +11,9 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from greenlight.client import GreenClient
     from greenlight.config import CallbackSettings, GreenSettings, PollSettings, ScanSettings
     from greenlight.credentials import GreenSecret
+    from greenlight.green.client import GreenClient
     from greenlight.objects import UrlSigner
     from greenlight.scanning import Scanner
     from greenlight.store import VerdictStore
@@ -72,8 +72,8 @@ def current_secret(settings: GreenSettings) -> GreenSecret:
 
 @functools.cache
 def green_client(settings: GreenSettings) -> GreenClient:
-    from greenlight.client import GreenClient
-    from greenlight.pacing import TokenBucket
+    from greenlight.green.client import GreenClient
+    from greenlight.green.pacing import TokenBucket
 
     bucket = TokenBucket(settings.rps_per_instance)
     return GreenClient(lambda: current_secret(settings).credentials, region=settings.region,

@@ -19,14 +19,15 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from greenlight.errors import (
+from greenlight.green.errors import (
     GreenAuthError,
     GreenError,
     GreenInvalidRequest,
     GreenThrottled,
     GreenTransientError,
 )
-from greenlight.models import (
+from greenlight.green.signer import API_VERSION, Credentials, http_date, sign_request
+from greenlight.green.wire import (
     EXCEED_QUOTA,
     KNOWN_SCENES,
     MAX_TASKS,
@@ -38,7 +39,6 @@ from greenlight.models import (
     ScanTask,
     TaskResult,
 )
-from greenlight.signer import API_VERSION, Credentials, http_date, sign_request
 
 MAX_SEED_LENGTH = 64
 MAX_DATA_ID_LENGTH = 128

@@ -9,6 +9,7 @@ from typing import Any
 
 MAX_TASKS = 100  # images per scan request, task ids per results request
 MAX_URL_LENGTH = 2048
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # largest image Green takes, sync or async
 REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
 SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}

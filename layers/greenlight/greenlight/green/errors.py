@@ -5,7 +5,7 @@
 - GreenThrottled: over quota (body code 588 or a gateway Throttling.* error); back off and retry.
 - GreenTransientError: a server or network failure that may pass; retry with backoff.
 
-Per-task results are data (see greenlight.models), never exceptions.
+Per-task results are data (see greenlight.green.wire), never exceptions.
 """
 
 from __future__ import annotations

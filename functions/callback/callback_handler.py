@@ -5,20 +5,45 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from callback_logic import Reply, handle_callback
-from greenlight import wiring
-from greenlight.observability import count, count_by, instrument, logger, metrics
+from greenlight.aws.secret import CallbackSecret
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.ports import VerdictStore
+from greenlight.runtime.components import Dependencies, callback_secret, verdict_store
+from greenlight.runtime.config import CallbackSettings
+from greenlight.runtime.observability import count_by, instrument, logger, metrics, publish
 
 app = APIGatewayHttpResolver()
 OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def _respond(reply: Reply) -> Response[str]:
-    count("CallbackRequests")
+@dataclass(frozen=True)
+class CallbackDependencies:
+    settings: CallbackSettings
+    store: VerdictStore
+    secret: Callable[[], CallbackSecret]
+
+
+def build() -> CallbackDependencies:
+    settings = CallbackSettings.from_env(os.environ)
+    return CallbackDependencies(settings, verdict_store(settings.table_name), callback_secret(settings.secrets))
+
+
+dependencies = Dependencies(build)
+
+
+def _respond(reply: Reply, tally: Tally | None = None) -> Response[str]:
+    if tally is None:
+        tally = Tally()
+        tally.add(Outcome.CALLBACK_REQUEST)
+    publish(tally)
     if reply.rejection:
         count_by("CallbackRejected", reason=reply.rejection)
         logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
@@ -27,7 +52,7 @@ def _respond(reply: Reply) -> Response[str]:
 
 @app.post("/callback/<token>")
 def receive(token: str) -> Response[str]:
-    settings = wiring.callback_settings()
+    deps = dependencies.get()
     event = app.current_event
     raw: bytes | None
     try:
@@ -35,15 +60,11 @@ def receive(token: str) -> Response[str]:
             else (event.body or "").encode("utf-8")
     except (binascii.Error, ValueError):
         raw = None  # answered 400 after the token check
-    reply = handle_callback(
-        token=token,
-        content_type=event.headers.get("content-type"),
-        body=raw,
-        secret=wiring.current_secret(settings.green),
-        store=wiring.store(settings.table_name),
-        max_bytes=settings.max_body_bytes,
-    )
-    return _respond(reply)
+    tally = Tally()
+    reply = handle_callback(token=token, content_type=event.headers.get("content-type"), body=raw,
+                            secret=deps.secret(), store=deps.store, max_bytes=deps.settings.max_body_bytes,
+                            tally=tally)
+    return _respond(reply, tally)
 
 
 @app.route("/callback/<token>", method=OTHER_METHODS)
@@ -60,8 +81,7 @@ def not_found(_: Exception) -> Response[str]:
 def unexpected(exc: Exception) -> Response[str]:
     # Green retries a non-200 callback; the poller backs it up either way. No stack trace leaves.
     logger.exception("callback failed")
-    count("CallbackRequests")
-    return Response(status_code=500, content_type="application/json", body=json.dumps({"message": "internal error"}))
+    return _respond(Reply(500, {"message": "internal error"}))
 
 
 @logger.inject_lambda_context(clear_state=True)

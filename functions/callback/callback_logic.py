@@ -1,32 +1,30 @@
 """Callback: check one Green result push and record the verdict it carries.
 
 Order of checks, each answered without touching the table: path token (404), body size (413),
-content type (415), form syntax (400), checksum over the raw `content` field (403), content JSON
-(400). Only then is the result applied, through the same conditional path as the poller, so a
-result for an unknown, superseded or already final task changes nothing and still gets 200 (so
-Green stops retrying). A result that outran submit (the record is still RECEIVED, its task id not
-yet written) gets 409, so Green retries it.
+content type (415), form syntax (400), checksum over the raw `content` field (403), content (400).
+A content with a valid checksum is genuine: Green made it for the dataId it names, so it is applied
+to that record through the same conditional path as the poller, whichever of the record's tasks it
+belongs to (even one whose submission was never recorded). A result for an unknown, superseded or
+already final record changes nothing and still gets 200, so Green stops retrying. A genuine
+"could not download" result only makes the record due now, so the poller decides at once.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
-from greenlight.green.checksum import verify_callback_checksum
+from greenlight.aws.secret import CallbackSecret
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.green.checksum import matches_any, verify_callback_checksum
 from greenlight.green.wire import TaskOutcome, TaskResult
-from greenlight.observability import count, logger, object_context
-from greenlight.results import apply_result
-from greenlight.states import State
-
-if TYPE_CHECKING:
-    from greenlight.credentials import GreenSecret
-    from greenlight.store import VerdictStore
+from greenlight.ports import VerdictStore
+from greenlight.runtime.observability import logger, object_context
+from greenlight.scanning.results import apply_result
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -42,17 +40,24 @@ def _reject(status: int, reason: str, message: str) -> Reply:
     return Reply(status, {"message": message}, rejection=reason)
 
 
-def token_matches(token: str, secret: GreenSecret) -> bool:
-    matched = False
-    for expected in secret.callback_tokens:  # compare against all: timing must not tell which matched
-        if hmac.compare_digest(token.encode("utf-8", "replace"), expected.encode("utf-8")):
-            matched = True
-    return matched
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
-def handle_callback(*, token: str, content_type: str | None, body: bytes | None, secret: GreenSecret,
-                    store: VerdictStore, max_bytes: int, clock: Callable[[], float] = time.time) -> Reply:
-    if not token_matches(token, secret):
+def parse_content(content: str) -> TaskResult:
+    """The task result in a callback's `content`; ValueError for anything that is not one (including
+    NaN, infinities, rates outside 0-100 and nesting deep enough to exhaust the parser)."""
+    try:
+        return TaskResult.from_wire(json.loads(content, parse_constant=_no_constants))
+    except (RecursionError, TypeError, OverflowError) as exc:
+        raise ValueError(f"content is not a task result: {type(exc).__name__}") from exc
+
+
+def handle_callback(*, token: str, content_type: str | None, body: bytes | None, secret: CallbackSecret,
+                    store: VerdictStore, max_bytes: int, tally: Tally,
+                    clock: Callable[[], float] = time.time) -> Reply:
+    tally.add(Outcome.CALLBACK_REQUEST)
+    if not matches_any(token, secret.callback_tokens):
         return _reject(404, "bad_token", "not found")
     if body is None:
         return _reject(400, "malformed_form", "body is not valid base64")
@@ -72,33 +77,34 @@ def handle_callback(*, token: str, content_type: str | None, body: bytes | None,
     if not verify_callback_checksum(checksums[0], secret.uid, secret.seeds, contents[0]):
         return _reject(403, "bad_checksum", "checksum does not match")
     try:
-        result = TaskResult.from_wire(json.loads(contents[0]))
-    except (ValueError, TypeError):
-        return _reject(400, "malformed_content", "content is not a task result")
+        result = parse_content(contents[0])
+    except ValueError as exc:
+        return _reject(400, "malformed_content", str(exc)[:200])
     if not result.task_id:
         return _reject(400, "malformed_content", "content has no taskId")
+    return _apply(result, store, tally, clock)
 
-    with object_context(data_id=result.data_id, task_id=result.task_id):
-        applied = apply_result(store, result, source="callback")
-        if applied.outcome is TaskOutcome.RETRY and result.data_id:
-            # Green could not fetch or lost it: make the record due now so the poller rescans it.
-            store.reschedule(result.data_id, task_id=result.task_id, due_at=clock(), last_code=result.code)
+
+def _apply(result: TaskResult, store: VerdictStore, tally: Tally, clock: Callable[[], float]) -> Reply:
+    record_id = result.data_id
+    if record_id is None and result.task_id:
+        found = store.find_by_task(result.task_id)
+        record_id = found.id if found else None
+    with object_context(data_id=record_id, task_id=result.task_id):
+        if record_id is None:
+            tally.add(Outcome.CALLBACK_NOOP)
+            return Reply(200, {"ok": True, "applied": False})
+        applied = apply_result(store, result, record_id=record_id, by="callback")
         if applied.changed:
-            count("CallbackApplied")
+            tally.add(Outcome.CALLBACK_APPLIED)
+            tally.add(applied.outcome)
             logger.info("verdict recorded", extra={"state": str(applied.state), "suggestion": result.suggestion})
             return Reply(200, {"ok": True, "applied": True})
-        if applied.state is not None and _still_being_submitted(store, result):
-            # Green answered before submit recorded the task id: ask Green to retry the callback
-            # (the poller fetches the result anyway if it never does).
-            count("CallbackEarly")
-            return Reply(409, {"message": "task not recorded yet; retry later"})
-        count("CallbackNoop")
+        if result.outcome in (TaskOutcome.RETRY, TaskOutcome.FETCH_FAILED):
+            # Green lost it or could not fetch it: make the record due now (once; a replay changes
+            # nothing) so the poller decides whether to scan it again.
+            store.reschedule(record_id, task_id=result.task_id, due_at=clock(), last_code=result.code,
+                             only_earlier=True)
+        tally.add(Outcome.CALLBACK_NOOP)
         logger.info("callback changed nothing", extra={"code": result.code})
     return Reply(200, {"ok": True, "applied": False})
-
-
-def _still_being_submitted(store: VerdictStore, result: TaskResult) -> bool:
-    if not result.data_id:
-        return False
-    record = store.get(result.data_id)
-    return record is not None and record.state is State.RECEIVED

@@ -1,33 +1,85 @@
-"""Poll: fetch results for PENDING records that are due, so a verdict arrives even without a callback.
+"""Poll: on a schedule, make sure every record that is not final gets there without an operator.
 
-Each run takes at most `batch_limit` due records (oldest due first), asks Green about up to 100
-task ids per request (a last, partial request only once its oldest record has waited out the
-batch window), records what finished, reschedules what is still processing, and scans
-again (fresh URL, counted, bounded) what Green lost, let expire, or could not download. Records
-not reached this run stay due, so a backlog drains over the following runs.
+Each run takes the records that are due (oldest first, at most `batch_limit`):
+- PENDING ones: ask Green about up to 100 task ids a request (a last, partial request only once
+  its oldest record has waited out the batch window), record what finished, ask again later about
+  what is still processing, and scan again (fresh URL, counted against MaxScanAttempts) what Green
+  lost, let expire, left out of its answer for too long, or could not download while the version
+  still exists;
+- RECEIVED ones: a submission failed and nobody came back (the message went to the dead-letter
+  queue, or its sender died after Green took the task): take the record over and submit it again,
+  backing off while Green stays unavailable, and give up with ERROR only after MAX_RECOVERIES.
+
+Records not reached this run stay due, so a backlog drains over the following runs.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import partial
 
+from greenlight.domain.inspection import NotScannable
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import State
+from greenlight.domain.verdicts import terminal_state
 from greenlight.green.errors import GreenError
-from greenlight.green.wire import MAX_TASKS, TaskOutcome, chunks
-from greenlight.observability import count, logger, object_context
-from greenlight.parallel import io_map
-from greenlight.results import apply_result
+from greenlight.green.wire import MAX_TASKS, TaskOutcome, TaskResult, task_groups
+from greenlight.runtime.config import PollSettings
+from greenlight.runtime.observability import logger, object_context
+from greenlight.runtime.parallel import io_map
+from greenlight.scanning.dispatch import Answered, NotSent, Sent
+from greenlight.scanning.results import apply_result
+from greenlight.scanning.submission import Prepared, Submission
 
-if TYPE_CHECKING:
-    from greenlight.config import PollSettings
-    from greenlight.green.client import GreenClient
-    from greenlight.green.wire import TaskResult
-    from greenlight.scanning import Scanner
-    from greenlight.store import VerdictRecord, VerdictStore
+
+@dataclass(frozen=True)
+class Apply:
+    result: TaskResult
+
+
+@dataclass(frozen=True)
+class Recheck:
+    last_code: int | None
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class Rescan:
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyThenRescan:
+    """Green could not download the version: scan again only if it still exists."""
+
+    reason: str
+
+
+Decision = Apply | Recheck | Rescan | VerifyThenRescan
+
+
+def decide(record: VerdictRecord, result: TaskResult | None, *, now: float, settings: PollSettings) -> Decision:
+    """What to do with a PENDING record given what Green said about its task (None: left out)."""
+    age = now - (record.submitted_epoch or now)
+    overdue = age >= settings.resubmit_after  # Green forgets results after an hour: rescan before that
+    if result is None:
+        return Rescan("result_missing") if overdue else Recheck(None, Outcome.RESULT_MISSING)
+    outcome = result.outcome
+    if outcome is TaskOutcome.PROCESSING:
+        return Rescan("result_not_ready_before_retention") if overdue else Recheck(result.code,
+                                                                                  Outcome.STILL_PROCESSING)
+    if outcome is TaskOutcome.RETRY:
+        return Rescan(f"green_{result.code}")
+    if outcome is TaskOutcome.FETCH_FAILED:
+        return VerifyThenRescan(f"green_{result.code}")
+    return Apply(result)
+
+
+def recovery_delay(record: VerdictRecord, settings: PollSettings) -> float:
+    """How long to wait before recovering a stranded record again: doubling, at most an hour."""
+    return float(min(3600, settings.recovery_backoff * 2 ** min(record.recoveries, 12)))
 
 
 @dataclass
@@ -35,81 +87,162 @@ class PollSummary:
     due: int = 0
     asked: int = 0
     finished: int = 0
-    processing: int = 0
-    resubmitted: int = 0
+    rescanned: int = 0
+    recovered: int = 0
     gave_up: int = 0
     requests: int = 0
     deferred: int = 0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
 
-    def count(self, name: str) -> None:
-        with _summary_lock:  # results are applied on a small pool
-            setattr(self, name, getattr(self, name) + 1)
 
+class Poller:
+    def __init__(self, submission: Submission, settings: PollSettings) -> None:
+        self.submission = submission
+        self.settings = settings
+        self.ports = submission.ports
 
-_summary_lock = threading.Lock()
+    def run(self, *, budget: Callable[[], float], tally: Tally) -> PollSummary:
+        tally.add(Outcome.POLL_RUN)
+        summary = PollSummary()
+        reserve = self.settings.scan.time_reserve
 
+        def remaining() -> float:
+            return budget() - reserve
 
-def poll_once(*, store: VerdictStore, green: GreenClient, scanner: Scanner, settings: PollSettings,
-              budget: Callable[[], float], clock: Callable[[], float] = time.time) -> PollSummary:
-    summary = PollSummary()
-    count("PollRuns")
-    records = store.due_pending(clock(), settings.batch_limit)
-    summary.due = len(records)
-    reserve = settings.scan.time_reserve
-    now = clock()
-    for group in chunks([r for r in records if r.task_id]):
-        if len(group) < MAX_TASKS and now - (group[0].due_at or now) < settings.batch_window:
-            # A partial request waits (records stay due) until its oldest record has been due for
-            # the window, so a burst fills requests of 100 instead of trickling out in small ones.
-            summary.deferred = len(group)
-            break
-        remaining = budget() - reserve
-        if remaining <= 1:
+        records = self.ports.store.due(self.ports.clock(), self.settings.batch_limit)
+        summary.due = len(records)
+        pending = [r for r in records if r.state is State.PENDING]
+        stranded = [r for r in records if r.state is State.RECEIVED]
+        self._ask_about(pending, summary, remaining, tally)
+        if stranded and remaining() > 1:
+            self._recover(stranded, summary, remaining, tally)
+        elif stranded:
             summary.stopped_early = True
-            break
-        try:
-            results = green.image_async_results([r.task_id or "" for r in group], budget=remaining)
-        except GreenError as exc:
-            summary.errors.append(f"{type(exc).__name__}:{exc.code}")
-            logger.warning("results request failed; records stay due", extra={"error": type(exc).__name__})
-            continue
-        summary.requests += 1
-        summary.asked += len(group)
-        count("ResultRequests")
-        apply = functools.partial(_apply, store, settings, {r.task_id: r for r in results if r.task_id}, clock(),
-                                  summary)
-        again = [(record, why) for record, why in zip(group, io_map(apply, group), strict=True) if why]
-        if again:
-            report = scanner.resubmit(again, budget=lambda: budget() - reserve)
-            summary.resubmitted += sum(1 for o in report.outcomes.values() if o.kind == "resubmitted")
-            summary.gave_up += sum(1 for o in report.outcomes.values() if o.kind == "error")
-            summary.requests += report.requests
-    return summary
+        return summary
 
+    # -- PENDING: ask Green ------------------------------------------------------------------------
 
-def _apply(store: VerdictStore, settings: PollSettings, results: Mapping[str | None, TaskResult], now: float,
-           summary: PollSummary, record: VerdictRecord) -> str | None:
-    """Record one result; return why the record must be scanned again, or None."""
-    result = results.get(record.task_id)
-    with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
-        if result is None:
-            store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds)
-            return None
-        outcome = result.outcome
-        if outcome is TaskOutcome.PROCESSING:
-            if now - (record.submitted_epoch or now) >= settings.resubmit_after:
-                return "result_not_ready_before_retention"
-            summary.count("processing")
-            count("StillProcessing")
-            store.reschedule(record.id, task_id=record.task_id or "", due_at=now + settings.recheck_seconds,
-                             last_code=result.code)
-            return None
-        if outcome is TaskOutcome.RETRY:
-            return f"green_{result.code}"
-        applied = apply_result(store, result, source="poll", data_id=record.id)
-        if applied.changed:
-            summary.count("finished")
-            logger.info("verdict recorded", extra={"state": str(applied.state), "suggestion": result.suggestion})
-        return None
+    def _ask_about(self, records: Sequence[VerdictRecord], summary: PollSummary, budget: Callable[[], float],
+                   tally: Tally) -> None:
+        now = self.ports.clock()
+        lost = [r for r in records if not r.task_id]
+        for group in task_groups([r for r in records if r.task_id]):
+            if len(group) < MAX_TASKS and now - (group[0].due_at or now) < self.settings.batch_window:
+                # A partial request waits (records stay due) until its oldest record has been due for
+                # the window, so a burst fills requests of 100 instead of trickling out in small ones.
+                summary.deferred = len(group)
+                break
+            if budget() <= 1:
+                summary.stopped_early = True
+                break
+            try:
+                results = self.ports.green.image_async_results([r.task_id or "" for r in group], budget=budget())
+            except GreenError as exc:
+                summary.errors.append(f"{type(exc).__name__}:{exc.code}")
+                logger.warning("results request failed; records stay due", extra={"error": type(exc).__name__})
+                continue
+            summary.requests += 1
+            summary.asked += len(group)
+            tally.add(Outcome.RESULT_REQUEST)
+            by_task = {r.task_id: r for r in results if r.task_id}
+            decisions = [decide(r, by_task.get(r.task_id), now=self.ports.clock(), settings=self.settings)
+                         for r in group]
+            again = io_map(partial(self._act, summary=summary, tally=tally), list(zip(group, decisions, strict=True)))
+            self._rescan([item for item in again if item is not None], summary, budget, tally)
+        self._rescan([(r, "no_task_recorded") for r in lost], summary, budget, tally)
+
+    def _act(self, item: tuple[VerdictRecord, Decision], *, summary: PollSummary,
+             tally: Tally) -> tuple[VerdictRecord, str] | None:
+        """Carry out one decision; return the record and why when it must be scanned again."""
+        record, decision = item
+        store = self.ports.store
+        with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
+            if isinstance(decision, Apply):
+                applied = apply_result(store, decision.result, record_id=record.id, by="poll")
+                tally.add(applied.outcome)
+                if applied.changed:
+                    summary.finished += 1
+                    logger.info("verdict recorded", extra={"state": str(applied.state),
+                                                           "suggestion": decision.result.suggestion})
+                return None
+            if isinstance(decision, Recheck):
+                tally.add(decision.outcome)
+                store.reschedule(record.id, task_id=record.task_id, last_code=decision.last_code,
+                                 due_at=self.ports.clock() + self.settings.recheck_seconds)
+                return None
+            if isinstance(decision, VerifyThenRescan):
+                checked = self.ports.objects.inspect(record.object_ref(), self.settings.scan.max_object_bytes)
+                if isinstance(checked, NotScannable):  # deleted or overwritten before Green fetched it
+                    self.submission.settle(record.object_ref(), checked, tally)
+                    return None
+            return record, decision.reason
+
+    def _rescan(self, items: Sequence[tuple[VerdictRecord, str]], summary: PollSummary,
+                budget: Callable[[], float], tally: Tally) -> None:
+        """Scan PENDING records again with fresh URLs; out of attempts, they become ERROR."""
+        if not items:
+            return
+        store, settings = self.ports.store, self.settings
+        ready: list[tuple[VerdictRecord, str, float]] = []
+        tasks = []
+        for record, reason in items:
+            due_later = self.ports.clock() + settings.recheck_seconds
+            if not store.reserve_rescan(record.id, task_id=record.task_id, max_attempts=settings.scan.max_attempts,
+                                        due_at=due_later):
+                self._give_up(record, f"gave_up_after_{record.attempts}_scans_{reason}", summary, tally)
+                continue
+            signed = self.submission.task_for(record.object_ref())
+            if isinstance(signed, NotScannable):
+                self.submission.settle(record.object_ref(), signed, tally)
+                continue
+            task, expires_at = signed
+            tasks.append(task)
+            ready.append((record, reason, expires_at))
+        answers = self.submission.dispatcher.send(tasks, budget=budget, tally=tally)
+        summary.requests += -(-len(tasks) // MAX_TASKS) if tasks else 0
+        for record, reason, expires_at in ready:
+            answer = answers[record.id]
+            if isinstance(answer, Sent):
+                if store.resubmitted(record.id, task_id=answer.task_id, url_expires_at=expires_at, reason=reason,
+                                     due_at=self.ports.clock() + settings.scan.poll_grace, by="poll"):
+                    summary.rescanned += 1
+                    tally.add(Outcome.RESUBMITTED)
+            elif isinstance(answer, Answered) and terminal_state(answer.result) is not None:
+                applied = apply_result(store, answer.result, record_id=record.id, by="poll")
+                tally.add(applied.outcome)
+            else:
+                # Refused for now, or not sent: try again next time; give the attempt back if nothing reached Green.
+                unsent = isinstance(answer, Answered) or (isinstance(answer, NotSent) and not answer.maybe_accepted)
+                tally.add(Outcome.GREEN_REFUSED_TASK if isinstance(answer, Answered) else None)
+                store.reschedule(record.id, task_id=record.task_id, return_attempt=unsent,
+                                 last_code=answer.result.code if isinstance(answer, Answered) else None,
+                                 due_at=self.ports.clock() + settings.recheck_seconds)
+
+    def _give_up(self, record: VerdictRecord, reason: str, summary: PollSummary, tally: Tally) -> None:
+        if self.ports.store.finish(record.id, State.ERROR, by="poll", reason=reason):
+            summary.gave_up += 1
+            tally.add(Outcome.ERRORED)
+            logger.warning("gave up", extra={"reason": reason, "data_id": record.id})
+
+    # -- RECEIVED: recover what a failed submission left ---------------------------------------------
+
+    def _recover(self, records: Sequence[VerdictRecord], summary: PollSummary, budget: Callable[[], float],
+                 tally: Tally) -> None:
+        prepared: list[Prepared] = []
+        for record in records:
+            if record.recoveries >= self.settings.max_recoveries:
+                self._give_up(record, f"not_submitted_after_{record.recoveries}_recoveries", summary, tally)
+                continue
+            with object_context(object_key=record.key, data_id=record.id):
+                try:
+                    item = self.submission.prepare(record.object_ref(), tally,
+                                                   retry_after=recovery_delay(record, self.settings))
+                except Exception as exc:  # stays RECEIVED and due; the next run tries again
+                    logger.warning("recovery deferred", extra={"error": str(exc)[:300]})
+                    continue
+            if isinstance(item, Prepared):
+                prepared.append(item)
+        delays = {r.id: recovery_delay(r, self.settings) for r in records}
+        sent = self.submission.send(prepared, budget=budget, tally=tally, retry_after=delays)
+        summary.recovered += sum(1 for outcome in sent.values() if not isinstance(outcome, Exception))

@@ -1,74 +1,106 @@
-"""Submit: turn a batch of S3-created messages into Green scans, grouped up to 100 images a request."""
+"""Submit: a batch of S3 "Object Created" messages -> Green scans, up to 100 images a request.
+
+The decisions made here, for each object version the batch announces:
+- a bucket or key the stack does not moderate is acknowledged and left alone;
+- a version announced by several messages of the batch is handled once, for all of them;
+- a write older than the newest one seen for its key is recorded SUPERSEDED, never scanned, and
+  a newer write supersedes the older one's record;
+- every other version is claimed, checked, presigned and sent (greenlight.scanning.submission).
+
+A message comes back (a batch item failure) when any version it announced must be retried.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from functools import partial
 
-from greenlight.batching import Deferred
-from greenlight.events import Ignored, ObjectRef, parse_message
-from greenlight.observability import count, logger
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-
-    from greenlight.scanning import Scanner
-
-
-def as_sqs_event(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as SQS delivers it. An S3 notification or EventBridge event invoked directly (e.g.
-    `sam local invoke -e events/submit/sam-s3-put.json`) becomes a batch of one message."""
-    records = event.get("Records")
-    if isinstance(records, list) and records and all(
-            isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
-        return event
-    return {"Records": [{
-        "messageId": "direct-invocation",
-        "receiptHandle": "",
-        "body": json.dumps(event),
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "",
-        "awsRegion": "",
-    }]}
+from greenlight.aws.s3_events import Ignored, parse_message
+from greenlight.domain.identity import ObjectRef
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.runtime.batching import Deferred
+from greenlight.runtime.config import SubmitSettings
+from greenlight.runtime.observability import logger, object_context
+from greenlight.runtime.parallel import io_map
+from greenlight.scanning.submission import Prepared, RetryLater, Settled, Submission
 
 
-def read_record(record: SQSRecord) -> Deferred | None:
-    """Parse one SQS message. Messages that announce nothing to scan are acknowledged here."""
-    count("MessagesReceived")
-    parsed = parse_message(record.body)
+@dataclass(frozen=True)
+class Announced:
+    """One object version and every message of the batch that announced it."""
+
+    obj: ObjectRef
+    message_ids: tuple[str, ...]
+
+
+def read_message(message_id: str, body: str, tally: Tally) -> Deferred | None:
+    """The objects one SQS message announces, deferred to the batch's flush; None acknowledges it."""
+    tally.add(Outcome.MESSAGE_RECEIVED)
+    parsed = parse_message(body)
     if isinstance(parsed, Ignored):
-        count("MessageIgnored")
-        logger.info("message ignored", extra={"reason": parsed.reason, "message_id": record.message_id})
+        tally.add(Outcome.MESSAGE_IGNORED)
+        logger.info("message ignored", extra={"reason": parsed.reason, "message_id": message_id})
         return None
-    return Deferred(record.message_id, parsed)
+    return Deferred(message_id, parsed)
 
 
-def submit_batch(scanner: Scanner, deferred: Sequence[Deferred], budget: Callable[[], float]) -> dict[str, Exception]:
-    """Prepare every object, send them together, and return the messages to retry with why."""
-    from greenlight.scanning import Prepared
+def announced(messages: Sequence[Deferred]) -> list[Announced]:
+    """Each version once, in the order first announced, with all its messages."""
+    by_version: dict[str, tuple[ObjectRef, list[str]]] = {}
+    for message in messages:
+        for obj in message.payload:
+            by_version.setdefault(obj.data_id, (obj, []))[1].append(message.message_id)
+    return [Announced(obj, tuple(dict.fromkeys(ids))) for obj, ids in by_version.values()]
 
-    pairs: list[tuple[str, ObjectRef]] = [(d.message_id, obj) for d in deferred for obj in d.payload]
-    failures: dict[str, Exception] = {}
-    # Preparing stops early enough to leave a reserve for sending what was prepared, and one more
+
+def submit_batch(messages: Sequence[Deferred], *, submission: Submission, settings: SubmitSettings,
+                 budget: Callable[[], float], tally: Tally) -> dict[str, Exception]:
+    """Take in every announced version, send what is ready together; the messages to retry, with why."""
+    versions = announced(messages)
+    # Taking in stops early enough to leave a reserve for sending what was prepared, and one more
     # for recording it: work claimed but not sent is work done twice.
-    reserve = scanner.settings.time_reserve
-    prepared = scanner.prepare_many([obj for _, obj in pairs], budget=lambda: budget() - 2 * reserve)
-    ready: list[tuple[str, Prepared]] = []
-    for (message_id, _), outcome in zip(pairs, prepared, strict=True):
+    reserve = settings.scan.time_reserve
+    take = partial(_take_in, submission=submission, settings=settings, tally=tally,
+                   budget=lambda: budget() - 2 * reserve)
+    taken = io_map(take, [v.obj for v in versions])
+    prepared = [item for item in taken if isinstance(item, Prepared)]
+    sent = submission.send(prepared, budget=lambda: budget() - reserve, tally=tally)
+    failures: dict[str, Exception] = {}
+    for version, item in zip(versions, taken, strict=True):
+        outcome = sent.get(version.obj.data_id) if isinstance(item, Prepared) else item
         if isinstance(outcome, Exception):
-            failures[message_id] = outcome
-        elif isinstance(outcome, Prepared):
-            ready.append((message_id, outcome))
-    report = scanner.send([item for _, item in ready], budget=lambda: budget() - reserve)
-    for message_id, item in ready:
-        error = report.failures.get(item.obj.data_id)
-        if error is not None:
-            failures[message_id] = error
-    if failures:
-        count("MessagesRetried", len(failures))
-    logger.info("batch done", extra={"objects": len(pairs), "sent": len(ready) - len(report.failures),
-                                     "green_requests": report.requests, "retry_messages": len(failures)})
+            failures.update((message_id, outcome) for message_id in version.message_ids)
+    tally.add(Outcome.MESSAGE_RETRIED, len(failures))
+    logger.info("batch done", extra={"messages": len(messages), "versions": len(versions), "sent": len(prepared),
+                                     "retry_messages": len(failures)})
     return failures
+
+
+def _take_in(obj: ObjectRef, *, submission: Submission, settings: SubmitSettings, tally: Tally,
+             budget: Callable[[], float]) -> Prepared | Settled | Exception:
+    with object_context(object_key=obj.key, data_id=obj.data_id):
+        if obj.bucket not in settings.bucket_names or not settings.keys.matches(obj.key):
+            tally.add(Outcome.MESSAGE_IGNORED)
+            logger.info("object not moderated here", extra={"bucket": obj.bucket})
+            return Settled(None, "not_moderated")
+        if budget() <= 0:
+            return RetryLater("no time left to take this object in")
+        try:
+            return _newest_or_superseded(obj, submission, tally) or submission.prepare(obj, tally)
+        except Exception as exc:  # reported per object and retried with its messages; never lost
+            logger.warning("object will be retried", extra={"error": str(exc)[:300]})
+            return exc
+
+
+def _newest_or_superseded(obj: ObjectRef, submission: Submission, tally: Tally) -> Settled | None:
+    """Settle `obj` as SUPERSEDED when a newer write of its key was seen; None when it is the newest."""
+    store, by = submission.ports.store, submission.by
+    head = store.advance_head(obj)
+    if not head.newest:
+        tally.add(Outcome.SUPERSEDED if store.create_superseded(obj, reason="newer_version_seen", by=by) else None)
+        return Settled(Outcome.SUPERSEDED, "newer_version_seen")
+    if head.previous_id and store.supersede(head.previous_id, reason="newer_version_uploaded", by=by):
+        tally.add(Outcome.SUPERSEDED)
+        logger.info("older version superseded", extra={"superseded_id": head.previous_id})
+    return None

@@ -982,7 +982,7 @@ class PipelineRun:
 
     def incomplete(self, name: str) -> str:
         """One sentence on a run whose records did not all reach a terminal state."""
-        from greenlight.states import TERMINAL
+        from greenlight.domain.states import TERMINAL
 
         terminal = {state.value for state in TERMINAL}
         left = {state: n for state, n in self.states.items() if state not in terminal}
@@ -1036,7 +1036,7 @@ def wait_terminal(stack: LocalStack, expected: int, timeout: float, stall: float
     """Count terminal records every 3 s until `expected` are; give up after `timeout`, or after `stall`
     seconds without progress (a record left behind will not move). A COUNT scan, so the watching adds
     little load to moto; the end time comes from the records' finished_at, not from this loop."""
-    from greenlight.states import TERMINAL
+    from greenlight.domain.states import TERMINAL
 
     dynamodb = stack.client("dynamodb")
     states = sorted(s.value for s in TERMINAL)
@@ -1452,7 +1452,7 @@ def raw_results(emulator: EmulatorProcess, task_ids: Sequence[str]) -> list[dict
 def callback_events(emulator: EmulatorProcess, stack: LocalStack, secret: Mapping[str, str]) -> list[dict[str, Any]]:
     """Genuine callbacks (Green's result objects, checksummed with the secret) for the records still PENDING."""
     from green_emulator.callbacks import FORM_CONTENT_TYPE, callback_form
-    from greenlight.states import State
+    from greenlight.domain.states import State
     from greenlight.store import VerdictStore
     from greenlight_local.lambda_host import http_api_event
 

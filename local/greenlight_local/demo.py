@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from green_emulator import make_image
-from greenlight.objects import sniff_image
-from greenlight.states import TERMINAL, State
-from greenlight.store import VerdictRecord
+from greenlight.domain.inspection import sniff_image
+from greenlight.domain.states import TERMINAL, State
+from greenlight.domain.record import VerdictRecord
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 
 

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import json
 import os
 import re
 import signal
-import sys
 import threading
 import time
 import uuid
@@ -36,15 +34,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from greenlight_local.context import LambdaContext
+from greenlight_local.functions import load_handler
+from greenlight_local.stack import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_HTTP_API_BODY = 10 * 1024 * 1024
-
-
-def load_handler(function: dict[str, Any]) -> Any:
-    sys.path[:0] = [str(ROOT / "layers" / "greenlight"), function["code_dir"]]
-    module_name, attribute = function["handler"].rsplit(".", 1)
-    return getattr(importlib.import_module(module_name), attribute)
 
 
 # -- SQS event source ---------------------------------------------------------------------------
@@ -246,7 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     function = state["functions"][args.function]
     os.environ.update(function["environment"])
     state["local"] = {**state["local"], **function.get("local", {})}
-    handler = load_handler(function)
+    handler = load_handler(FunctionSpec(logical_id=function["logical_id"], handler=function["handler"],
+                                        code_dir=Path(function["code_dir"]), timeout=function["timeout"],
+                                        environment=function["environment"]))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

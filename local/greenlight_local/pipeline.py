@@ -33,9 +33,11 @@ import requests
 
 from green_emulator import EmulatorConfig, RunningEmulator, start_emulator
 from green_emulator.config import Faults
-from greenlight.store import VerdictRecord, VerdictStore
+from greenlight.aws.verdict_table import DynamoVerdictStore
+from greenlight.domain.record import VerdictRecord
+from greenlight_local.functions import function_environment
 from greenlight_local.processes import ROOT, free_port, pythonpath, terminate, wait_until
-from greenlight_local.stack import LocalStack, create_stack
+from greenlight_local.stack import LocalStack, all_records, create_stack
 
 if TYPE_CHECKING:
     from greenlight_local.moto_server import MotoServer
@@ -66,10 +68,11 @@ class PipelineOptions:
     recheck: float = 1.0  # POLL_RECHECK_SECONDS (template: 30 s)
     poll_batch_window: float = 4.0  # POLL_BATCH_WINDOW_SECONDS (template: 30 s)
     resubmit_after: float = 60.0  # RESUBMIT_AFTER_SECONDS (template: 2,700 s)
+    recovery_backoff: float = 2.0  # RECOVERY_BACKOFF_SECONDS (template: 60 s)
     session_token: bool = True  # sign URLs with a role-like session token (long URLs, as in Lambda)
     faults: dict[str, Any] = field(default_factory=lambda: {"processing_delay": 0.5})
     emulator: dict[str, Any] = field(default_factory=lambda: {"callback_retry_delay": 0.5})
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # more settings of the functions' own variables
 
 
 class LocalPipeline:
@@ -160,38 +163,30 @@ class LocalPipeline:
     def _fill_secret(self) -> None:
         """Put the throwaway keys in the stack's secret, as an operator does after deploying."""
         assert self.stack is not None
-        self.secret_values = self.stack.update_secret(**self.secret_values, callback_token=secrets.token_urlsafe(24))
+        self.secret_values = self.stack.update_secret(**self.secret_values, callback_token=secrets.token_urlsafe(32))
 
     def _state(self) -> dict[str, Any]:
         assert self.stack is not None and self.emulator is not None
         options = self.options
-        state = self.stack.to_json()
-        local_env = {
-            "AWS_ENDPOINT_URL": self.moto_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": self.stack.region,
-            "AWS_REGION": self.stack.region,
-            "GREEN_ENDPOINT": self.emulator.url,
-            "CALLBACK_URL": f"http://127.0.0.1:{self.callback_port}/callback",
+        settings = {
+            "SCAN_MODE": options.scan_mode,
             "LEASE_SECONDS": str(int(options.lease)),
             "TIME_RESERVE_SECONDS": str(options.time_reserve),
             "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
             "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
             "POLL_BATCH_WINDOW_SECONDS": str(int(options.poll_batch_window)),
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
-            "PYTHONPATH": pythonpath(),
+            "RECOVERY_BACKOFF_SECONDS": str(max(1, int(options.recovery_backoff))),
             **options.extra_env,
         }
+        process = {"PYTHONPATH": pythonpath()}
         if options.session_token:
-            local_env["AWS_SESSION_TOKEN"] = fake_session_token()
-        state["functions"]["submit"]["environment"]["SCAN_MODE"] = options.scan_mode
-        for function in state["functions"].values():
-            environment = function["environment"]
-            for name, value in local_env.items():
-                if name in environment or not name.startswith(("LEASE_", "POLL_", "RESUBMIT_", "SCAN_", "CALLBACK_",
-                                                             "TIME_")):
-                    environment[name] = value
+            process["AWS_SESSION_TOKEN"] = fake_session_token()
+        state = self.stack.to_json()
+        for name, function in state["functions"].items():
+            function["environment"] = function_environment(
+                self.stack, name, green_endpoint=self.emulator.url, settings=settings, process=process,
+                callback_url=f"http://127.0.0.1:{self.callback_port}/callback")
         state["local"] = {
             "timeout": options.timeout, "visibility_timeout": options.visibility_timeout,
             "batch_window": options.batch_window,
@@ -238,9 +233,9 @@ class LocalPipeline:
     # -- use --------------------------------------------------------------------------------------
 
     @property
-    def store(self) -> VerdictStore:
+    def store(self) -> DynamoVerdictStore:
         assert self.stack is not None
-        return VerdictStore(self.stack.client("dynamodb"), self.stack.table)
+        return DynamoVerdictStore(self.stack.client("dynamodb"), self.stack.table)
 
     def upload(self, key: str, body: bytes, content_type: str = "application/octet-stream") -> dict[str, Any]:
         assert self.stack is not None
@@ -248,7 +243,8 @@ class LocalPipeline:
         return dict(s3.put_object(Bucket=self.stack.bucket, Key=key, Body=body, ContentType=content_type))
 
     def records(self) -> list[VerdictRecord]:
-        return self.store.scan_all()
+        assert self.stack is not None
+        return all_records(self.stack)
 
     def wait_for(self, check: Callable[[list[VerdictRecord]], bool], *, timeout: float,
                  what: str) -> list[VerdictRecord]:

@@ -22,10 +22,14 @@ from typing import Any
 
 import boto3
 
+from greenlight.aws.verdict_table import record_from_item
+from greenlight.domain.record import VerdictRecord
 from greenlight_local.cfn import Resolver, load_template
 from greenlight_local.processes import ROOT
 
 TEMPLATE = ROOT / "template.yaml"
+GREEN_KEY_FIELDS = frozenset({"access_key_id", "access_key_secret", "security_token", "url_signing_access_key_id",
+                              "url_signing_secret_access_key"})
 
 
 @dataclass
@@ -46,8 +50,9 @@ class LocalStack:
     queue_url: str
     queue_arn: str
     dlq_url: str
+    event_dlq_url: str
     table: str
-    secret_id: str
+    secret_ids: dict[str, str]  # logical id -> ARN: GreenSecret (keys), CallbackSecret (uid, seed, token)
     rule_name: str
     functions: dict[str, FunctionSpec]
     resolver: Resolver
@@ -57,20 +62,28 @@ class LocalStack:
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     def secret(self) -> dict[str, str]:
-        """The Green secret's current JSON."""
-        raw = self.client("secretsmanager").get_secret_value(SecretId=self.secret_id)["SecretString"]
-        return {k: str(v) for k, v in json.loads(raw).items()}
+        """Both secrets' current fields, merged (their field names do not overlap)."""
+        merged: dict[str, str] = {}
+        for secret_id in self.secret_ids.values():
+            raw = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+            merged.update({k: str(v) for k, v in json.loads(raw).items()})
+        return merged
 
     def update_secret(self, **changes: str) -> dict[str, str]:
-        """Merge `changes` into the Green secret, as an operator does; returns the new contents."""
-        values = {**self.secret(), **changes}
-        self.client("secretsmanager").put_secret_value(SecretId=self.secret_id, SecretString=json.dumps(values))
-        return values
+        """Merge `changes` into the secret that holds each field, as an operator does; returns all fields."""
+        sm = self.client("secretsmanager")
+        for logical_id, secret_id in self.secret_ids.items():
+            mine = {k: v for k, v in changes.items() if (k in GREEN_KEY_FIELDS) == (logical_id == "GreenSecret")}
+            if mine:
+                current = json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
+                sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **mine}))
+        return self.secret()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket, "queue_url": self.queue_url,
-            "queue_arn": self.queue_arn, "dlq_url": self.dlq_url, "table": self.table, "secret_id": self.secret_id,
+            "queue_arn": self.queue_arn, "dlq_url": self.dlq_url, "event_dlq_url": self.event_dlq_url,
+            "table": self.table, "secret_ids": self.secret_ids,
             "rule_name": self.rule_name,
             "functions": {name: {"logical_id": f.logical_id, "handler": f.handler, "code_dir": str(f.code_dir),
                                  "timeout": f.timeout, "environment": f.environment, "events": f.events}
@@ -113,12 +126,12 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
 
     # Secrets
     sm = client("secretsmanager")
-    secret_id = ""
+    secret_ids: dict[str, str] = {}
     for logical_id, spec in _resources_of(template, resolver, "AWS::SecretsManager::Secret"):
         props = resolver.resolve(spec.get("Properties", {}))
         arn = sm.create_secret(Name=f"{prefix}-{logical_id}-{suffix}", SecretString=_generate_secret(props))["ARN"]
         resolver.set_resource(logical_id, arn, Arn=arn)
-        secret_id = arn
+        secret_ids[logical_id] = arn
 
     # Verdict table
     ddb = client("dynamodb")
@@ -214,11 +227,11 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
 
     functions = _functions(template, resolver)
     scan_queue = next(lid for lid, spec in queues if "RedrivePolicy" in (spec.get("Properties") or {}))
-    dlq = next(lid for lid, spec in queues if "RedrivePolicy" not in (spec.get("Properties") or {}))
     return LocalStack(
         endpoint=endpoint, region=region, bucket=bucket,
         queue_url=resolver.values[scan_queue], queue_arn=resolver.attributes[(scan_queue, "Arn")],
-        dlq_url=resolver.values[dlq], table=table, secret_id=secret_id, rule_name=rule_name,
+        dlq_url=resolver.values["DeadLetterQueue"], event_dlq_url=resolver.values["EventDeliveryDeadLetterQueue"],
+        table=table, secret_ids=secret_ids, rule_name=rule_name,
         functions=functions, resolver=resolver,
     )
 
@@ -241,3 +254,11 @@ def _functions(template: Mapping[str, Any], resolver: Resolver) -> dict[str, Fun
             events=resolver.resolve(props.get("Events") or {}),
         )
     return specs
+
+
+def all_records(stack: LocalStack) -> list[VerdictRecord]:
+    """Every version record in the stack's table (a scan: for local tools and tests only)."""
+    records: list[VerdictRecord] = []
+    for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.table):
+        records.extend(record_from_item(i) for i in page["Items"] if i["id"]["S"].startswith("v-"))
+    return records

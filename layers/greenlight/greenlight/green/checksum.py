@@ -12,14 +12,17 @@ def callback_checksum(uid: str, seed: str, content: str) -> str:
     return hashlib.sha256((uid + seed + content).encode("utf-8")).hexdigest()
 
 
-def verify_callback_checksum(checksum: str, uid: str, seeds: Iterable[str], content: str) -> bool:
-    """True when `checksum` matches any of `seeds` (the current and, during a rotation, the previous).
-
-    Compared in constant time; every seed is tried so the time taken does not reveal which matched.
-    """
-    given = checksum.strip().lower().encode("ascii", "replace")
+def matches_any(given: str, candidates: Iterable[str]) -> bool:
+    """Whether `given` equals one of `candidates`, compared in constant time against every one of
+    them, so the time taken reveals neither a prefix nor which candidate matched."""
+    given_bytes = given.encode("utf-8", "replace")
     matched = False
-    for seed in seeds:
-        if seed and hmac.compare_digest(given, callback_checksum(uid, seed, content).encode("ascii")):
+    for candidate in candidates:
+        if candidate and hmac.compare_digest(given_bytes, candidate.encode("utf-8", "replace")):
             matched = True
     return matched
+
+
+def verify_callback_checksum(checksum: str, uid: str, seeds: Iterable[str], content: str) -> bool:
+    """True when `checksum` matches any of `seeds` (the current and, during a rotation, the previous)."""
+    return matches_any(checksum.strip().lower(), (callback_checksum(uid, seed, content) for seed in seeds if seed))

@@ -12,7 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,10 @@ ASYNC_SCAN = ("ImageAsyncScan", "/green/image/asyncscan")
 ASYNC_RESULTS = ("ImageAsyncScanResults", "/green/image/results")
 FEEDBACK = ("ImageScanFeedback", "/green/image/feedback")
 
-# Gateway error codes (reference section 7) that no retry can fix.
+# Operations whose request creates billed tasks: never retried when the answer, not the request, was lost.
+_CREATES_TASKS = frozenset({SYNC_SCAN[0], ASYNC_SCAN[0]})
+
+# Gateway error codes (docs/green-protocol.md, gateway errors) that no retry can fix.
 _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidAccessKeySecret",
                "InvalidSecurityToken", "InvalidTimeStamp", "Forbidden", "InvalidAction", "NoPermission")
 
@@ -66,6 +69,8 @@ def _normalise_endpoint(endpoint: str) -> str:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise GreenInvalidRequest(f"endpoint {endpoint!r} is not an http(s) URL", field="endpoint")
+    if parts.scheme == "http" and not (parts.hostname or "").startswith(("127.", "localhost", "::1")):
+        raise GreenInvalidRequest("plain http is only for a local emulator on loopback; use https", field="endpoint")
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -81,23 +86,29 @@ class RetryPolicy:
         return float(draw * min(self.max_delay, self.base_delay * 2.0 ** min(attempt, 30)))
 
 
-@dataclass
-class ClientStats:
-    """What this client did, for logs, metrics and tests."""
-
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-    transient: int = 0
-    by_action: dict[str, int] = field(default_factory=dict)
-
-
 def build_session(pool_size: int = 10) -> requests.Session:
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """Whether a connection error happened before a connection existed (so nothing was sent)."""
+    from urllib3.exceptions import NewConnectionError
+
+    current: BaseException | None = exc
+    for _ in range(6):  # requests wraps urllib3's error a few levels deep
+        if current is None:
+            return False
+        if isinstance(current, NewConnectionError):
+            return True
+        nested = getattr(current, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = next((a for a in current.args if isinstance(a, BaseException)), None)
+        current = nested
+    return False
 
 
 def validate_scenes(scenes: Sequence[str]) -> list[str]:
@@ -177,7 +188,8 @@ class GreenClient:
 
     A provider is called for every attempt, so rotated keys take effect without a new client.
     `clock`, `monotonic`, `sleep`, `draw` and `nonce` exist so tests can pin time and randomness.
-    `pace` is called with the action name before each attempt (a rate budget may block there).
+    `pace` is called before each attempt with what the request counts against Green's quota (one per
+    image for scans, one per request otherwise); a rate budget may block there.
     """
 
     def __init__(
@@ -191,13 +203,12 @@ class GreenClient:
         read_timeout: float = 10.0,
         sync_read_timeout: float = 6.0,
         retry: RetryPolicy | None = None,
-        client_info: str | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         draw: Callable[[], float] = random.random,
         nonce: Callable[[], str] | None = lambda: uuid.uuid4().hex,
-        pace: Callable[[str], None] | None = None,
+        pace: Callable[[float], None] | None = None,
     ) -> None:
         self._credentials = credentials
         self.region = region
@@ -207,14 +218,12 @@ class GreenClient:
         self.read_timeout = read_timeout
         self.sync_read_timeout = sync_read_timeout
         self.retry = retry or RetryPolicy()
-        self.client_info = client_info
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
         self._draw = draw
         self._nonce = nonce
         self._pace = pace
-        self.stats = ClientStats()
 
     # -- operations -----------------------------------------------------------------------------
 
@@ -222,7 +231,7 @@ class GreenClient:
                         budget: float | None = None) -> list[TaskResult]:
         """Scan now; one TaskResult per task, with results for those that succeeded."""
         payload = self._scan_payload(tasks, scenes, biz_type)
-        data = self._call(SYNC_SCAN, payload, read_timeout=self.sync_read_timeout, budget=budget)
+        data = self._call(SYNC_SCAN, payload, read_timeout=self.sync_read_timeout, budget=budget, cost=len(tasks))
         return self._task_list(data)
 
     def image_async_scan(self, tasks: Sequence[ScanTask], scenes: Sequence[str], *, biz_type: str | None = None,
@@ -234,7 +243,7 @@ class GreenClient:
         if callback is not None:
             payload["callback"] = callback
             payload["seed"] = seed
-        data = self._call(ASYNC_SCAN, payload, read_timeout=self.read_timeout, budget=budget)
+        data = self._call(ASYNC_SCAN, payload, read_timeout=self.read_timeout, budget=budget, cost=len(tasks))
         return self._task_list(data)
 
     def image_async_results(self, task_ids: Sequence[str], *, budget: float | None = None) -> list[TaskResult]:
@@ -283,7 +292,8 @@ class GreenClient:
         return creds if isinstance(creds, Credentials) else creds()
 
     def _call(self, operation: tuple[str, str], payload: Any, *, read_timeout: float,
-              budget: float | None) -> Any:
+              budget: float | None, cost: int = 1) -> Any:
+        """Send with retries. `cost` is what the request counts against the quota (images for scans)."""
         action, path = operation
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         deadline = None if budget is None else self._monotonic() + budget
@@ -293,21 +303,18 @@ class GreenClient:
             if remaining is not None and remaining <= 0.05:
                 break
             if self._pace is not None:
-                self._pace(action)
+                self._pace(cost)
             try:
                 return self._attempt(action, path, body, read_timeout, remaining)
             except (GreenThrottled, GreenTransientError) as exc:
                 last_error = exc
-                if isinstance(exc, GreenThrottled):
-                    self.stats.throttled += 1
-                else:
-                    self.stats.transient += 1
+                if exc.maybe_accepted and action in _CREATES_TASKS:
+                    raise  # Green may have the tasks already: a resend could pay for them twice
             if attempt + 1 >= self.retry.max_attempts:
                 break
             delay = self.retry.delay(attempt, self._draw())
             if deadline is not None and self._monotonic() + delay >= deadline:
                 break
-            self.stats.retries += 1
             self._sleep(delay)
         if last_error is None:
             raise GreenTransientError(f"{action}: no time left in the budget to send the request")
@@ -315,8 +322,6 @@ class GreenClient:
 
     def _attempt(self, action: str, path: str, body: bytes, read_timeout: float, remaining: float | None) -> Any:
         query = {"RegionId": self.region}
-        if self.client_info:
-            query["ClientInfo"] = self.client_info
         signed = sign_request(
             credentials=self._credentials_now(),
             method="POST",
@@ -329,15 +334,20 @@ class GreenClient:
         )
         connect = self.connect_timeout if remaining is None else max(0.05, min(self.connect_timeout, remaining))
         read = read_timeout if remaining is None else max(0.05, min(read_timeout, remaining))
-        self.stats.requests += 1
-        self.stats.by_action[action] = self.stats.by_action.get(action, 0) + 1
         try:
             response = self.session.post(self.endpoint + signed.target, data=signed.body, headers=signed.headers,
                                          timeout=(connect, read), allow_redirects=False)
+        except requests.ConnectTimeout as exc:  # nothing reached Green
+            raise GreenTransientError(f"{action}: could not connect ({type(exc).__name__})") from exc
         except requests.Timeout as exc:
-            raise GreenTransientError(f"{action}: timed out ({type(exc).__name__})") from exc
+            raise GreenTransientError(f"{action}: timed out ({type(exc).__name__})", maybe_accepted=True) from exc
+        except requests.ConnectionError as exc:
+            # Refused or unreachable before sending, or dropped after: only the latter may have reached Green.
+            raise GreenTransientError(f"{action}: network failure ({type(exc).__name__})",
+                                      maybe_accepted=not _never_connected(exc)) from exc
         except requests.RequestException as exc:
-            raise GreenTransientError(f"{action}: network failure ({type(exc).__name__})") from exc
+            raise GreenTransientError(f"{action}: network failure ({type(exc).__name__})",
+                                      maybe_accepted=True) from exc
         return self._parse(action, response)
 
     @staticmethod
@@ -349,7 +359,10 @@ class GreenClient:
         if isinstance(body, dict) and "Code" in body and "code" not in body:
             raise _error_from_gateway(response.status_code, body)
         if response.status_code >= 500 or response.status_code == 429:
-            raise GreenTransientError(f"{action}: HTTP {response.status_code}", code=response.status_code)
+            # A 5xx in Green's own envelope is Green refusing; anything else may be a lost answer.
+            enveloped = isinstance(body, dict) and "code" in body
+            raise GreenTransientError(f"{action}: HTTP {response.status_code}", code=response.status_code,
+                                      maybe_accepted=response.status_code >= 500 and not enveloped)
         if response.status_code >= 400:
             raise GreenInvalidRequest(f"{action}: HTTP {response.status_code}", code=response.status_code)
         if not isinstance(body, dict) or "code" not in body:

@@ -16,10 +16,12 @@ class GreenError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str, *, code: str | int | None = None, request_id: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | int | None = None, request_id: str | None = None,
+                 maybe_accepted: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.request_id = request_id
+        self.maybe_accepted = maybe_accepted
 
 
 class GreenInvalidRequest(GreenError):

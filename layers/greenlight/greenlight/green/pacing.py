@@ -1,4 +1,7 @@
-"""Client-side pacing: a token bucket that keeps one instance's Green requests under its share."""
+"""Client-side pacing: a token bucket that keeps one instance under its share of Green's quota.
+
+Green counts scans per image, so a scan of 100 images takes 100 tokens; other requests take one.
+"""
 
 from __future__ import annotations
 
@@ -21,16 +24,14 @@ class TokenBucket:
         self._sleep = sleep
         self._updated = clock()
         self._lock = threading.Lock()
-        self.waited = 0.0  # total seconds spent waiting, for metrics and benchmarks
 
-    def acquire(self, _action: str = "") -> None:
-        """Take a token, waiting as long as the bucket is in debt. No loop: a caller reserves its
-        token at once (possibly going below zero) and sleeps for exactly the time that repays it."""
+    def acquire(self, cost: float = 1) -> None:
+        """Take `cost` tokens, waiting as long as the bucket is in debt. No loop: a caller reserves its
+        tokens at once (possibly going below zero) and sleeps for exactly the time that repays them."""
         with self._lock:
             now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate) - 1
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate) - cost
             self._updated = now
             wait = max(0.0, -self._tokens / self.rate)
         if wait > 0:
-            self.waited += wait
             self._sleep(wait)

@@ -1,9 +1,10 @@
-"""Green's request and result shapes as typed values."""
+"""Green's limits, codes, and request and result shapes as typed values (docs/green-protocol.md, sections 4-5)."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +15,11 @@ REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
 SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
 
-# Per-task and top-level body codes (reference section 4.4).
+# Per-task and top-level body codes (docs/green-protocol.md, section 5, the code table).
 OK = 200
 PROCESSING = 280
 DOWNLOAD_FAILED_CODES = frozenset({403, 404, 480, 592})  # 401 (insecure URL or redirect) won't pass: INVALID
+MAX_FRAMES = 100  # frames Green checks in a multi-frame image when asked (its documented default)
 TOO_LARGE = 589
 BAD_FORMAT = 590
 EXPIRED = 594
@@ -32,7 +34,8 @@ class TaskOutcome(enum.Enum):
 
     DONE = "done"  # results are in
     PROCESSING = "processing"  # ask again later
-    RETRY = "retry"  # Green could not fetch it, lost it or failed: scan again with a fresh URL
+    RETRY = "retry"  # Green lost it or failed: scan again with a fresh URL
+    FETCH_FAILED = "fetch_failed"  # Green could not download it: scan again, unless the version is gone
     UNSUPPORTED = "unsupported"  # Green cannot take this content: a final SKIPPED
     INVALID = "invalid"  # our request for this task was wrong: a final ERROR
 
@@ -44,7 +47,9 @@ def classify_task_code(code: int) -> TaskOutcome:
         return TaskOutcome.PROCESSING
     if code in UNSUPPORTED_CODES:
         return TaskOutcome.UNSUPPORTED
-    if code in DOWNLOAD_FAILED_CODES or code in TRANSIENT_CODES or code in (EXPIRED, EXCEED_QUOTA):
+    if code in DOWNLOAD_FAILED_CODES:
+        return TaskOutcome.FETCH_FAILED
+    if code in TRANSIENT_CODES or code in (EXPIRED, EXCEED_QUOTA):
         return TaskOutcome.RETRY
     return TaskOutcome.INVALID
 
@@ -78,11 +83,17 @@ class SceneResult:
     @classmethod
     def from_wire(cls, item: Mapping[str, Any]) -> SceneResult:
         known = {"scene", "label", "suggestion", "rate"}
+        try:
+            rate = float(item.get("rate") or 0.0)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("scene rate is not a number") from exc
+        if not math.isfinite(rate) or not 0.0 <= rate <= 100.0:
+            raise ValueError("scene rate is not between 0 and 100")
         return cls(
-            scene=str(item.get("scene", "")),
-            label=str(item.get("label", "")),
-            suggestion=str(item.get("suggestion", "")),
-            rate=float(item.get("rate") or 0.0),
+            scene=str(item.get("scene", ""))[:64],
+            label=str(item.get("label", ""))[:64],
+            suggestion=str(item.get("suggestion", ""))[:16],
+            rate=rate,
             extra={k: v for k, v in item.items() if k not in known},
         )
 
@@ -121,7 +132,7 @@ class TaskResult:
             raise ValueError("task result is not an object")
         try:
             code = int(item["code"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValueError("task result has no integer code") from exc
         raw_results = item.get("results") or []
         if not isinstance(raw_results, list) or not all(isinstance(r, Mapping) for r in raw_results):
@@ -176,13 +187,13 @@ class Feedback:
         return {k: v for k, v in wire.items() if v is not None}
 
 
-def chunks(items: Iterable[Any], size: int = MAX_TASKS) -> Iterable[list[Any]]:
-    """Split into lists of at most `size` (Green takes at most 100 tasks or ids a request)."""
-    batch: list[Any] = []
+def task_groups(items: Iterable[Any], size: int = MAX_TASKS) -> Iterator[list[Any]]:
+    """Split into lists of at most `size`: Green takes at most 100 tasks, or task ids, a request."""
+    group: list[Any] = []
     for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group

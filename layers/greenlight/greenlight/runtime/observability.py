@@ -1,24 +1,23 @@
-"""The one place that owns logging, metrics and tracing for the three functions.
+"""The one place that owns logging, metrics and tracing for the functions.
 
-Handlers decorate in one order: inject_lambda_context -> log_metrics -> instrument (counts, and
-the X-Ray tracer when enabled).
+Handlers decorate in one order: inject_lambda_context -> log_metrics -> instrument (the X-Ray
+tracer, when enabled), and publish the outcomes their logic reported with `publish`.
 Tracing is off unless POWERTOOLS_TRACE_ENABLED=true: creating a Tracer loads the X-Ray SDK, which
 costs more cold-start time than everything else a handler imports (see BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import threading
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from greenlight.domain.outcomes import Tally
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "greenlight"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Greenlight"))
@@ -28,24 +27,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PRESIGN_SECRETS = re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s\"]+", re.IGNORECASE)
 
 
-_counts_lock = threading.Lock()
-_counts: defaultdict[str, float] = defaultdict(float)
-
-
-def count(name: str, value: float = 1) -> None:
-    """Add to one named outcome metric. Safe from any thread (the scanner works on a small pool);
-    summed per invocation and published once by `instrument`, so a batch of 100 objects gives one
-    value per metric instead of 100 (Powertools flushes early at 100 values)."""
-    with _counts_lock:
-        _counts[name] += value
-
-
-def publish_counts() -> None:
-    with _counts_lock:
-        totals = dict(_counts)
-        _counts.clear()
-    for name, value in totals.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+def publish(tally: Tally) -> None:
+    """Add an invocation's outcomes to its metrics: one value per outcome, however many objects
+    (Powertools would flush early at 100 values of one metric)."""
+    for outcome, count in tally:
+        metrics.add_metric(name=outcome.value, unit=MetricUnit.Count, value=count)
 
 
 def count_by(name: str, **dimensions: str) -> None:
@@ -78,18 +64,10 @@ def tracing_enabled() -> bool:
 
 
 def instrument(handler: F) -> F:
-    """Innermost handler decorator: publishes the invocation's counts when it ends, and traces it
-    with X-Ray (capture_lambda_handler) only when tracing is on, so X-Ray is not imported otherwise."""
-
-    @functools.wraps(handler)
-    def counted(event: Any, context: Any) -> Any:
-        try:
-            return handler(event, context)
-        finally:
-            publish_counts()
-
+    """Innermost handler decorator: traces the handler with X-Ray (capture_lambda_handler) only when
+    tracing is on, so the X-Ray SDK is not even imported otherwise."""
     if not tracing_enabled():
-        return cast(F, counted)
+        return handler
     from aws_lambda_powertools import Tracer
 
-    return cast(F, Tracer().capture_lambda_handler(counted))
+    return cast(F, Tracer().capture_lambda_handler(handler))

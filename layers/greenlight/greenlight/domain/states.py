@@ -1,21 +1,21 @@
 """The verdict record's states and the only transitions allowed between them.
 
     (new) ──claim──▶ RECEIVED ──submitted──▶ PENDING ──result──▶ FINAL
-      │                │  ▲ lease takeover     │  ▲ resubmitted (fresh URL, new task)
-      │                │  └────────────────────┘  │
-      │                ├──────────────────────────┴──▶ SKIPPED | ERROR | SUPERSEDED
-      └──stale event──▶ SUPERSEDED
+      │                │  ▲ lease takeover,      │  ▲ rescanned (fresh URL, new task)
+      │                │  │ recovery by the poll │  │
+      │                ├──┴──────────────────────┴──┴──▶ SKIPPED | ERROR | SUPERSEDED
+      └──older write seen after a newer one──▶ SUPERSEDED
 
-- RECEIVED: claimed by one submit invocation (lease) and not yet at Green.
+- RECEIVED: claimed by one invocation (a lease) and not yet known to be at Green.
 - PENDING: at Green under task_id; waiting for a callback or the poller.
 - FINAL: Green's verdict is recorded (suggestion pass/review/block, per-scene results).
 - SKIPPED: Green was not asked, or cannot take the content (reason says why).
 - ERROR: scanning failed for good (reason says why).
-- SUPERSEDED: a newer version of the same key arrived before this one had a verdict.
+- SUPERSEDED: a newer write of the same key arrived before this one had a verdict.
 
 FINAL, SKIPPED, ERROR and SUPERSEDED are terminal: nothing moves a record out of them, so a
-verdict never goes back to pending and never changes by itself. The store enforces this table
-with conditional writes.
+verdict never goes back to pending and never changes by itself. The verdict store enforces this
+table with conditional writes.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ can never be processed must be acknowledged, not retried into the DLQ.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,46 +16,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes import S3Event, S3EventBridgeNotificationEvent
 
-# Sequencers are hex strings; AWS says to pad the shorter one with zeros before comparing.
-_SEQUENCER_WIDTH = 32
-
-
-@dataclass(frozen=True)
-class ObjectRef:
-    """One object version announced by S3."""
-
-    bucket: str
-    key: str
-    size: int | None = None
-    etag: str | None = None
-    version_id: str | None = None
-    sequencer: str | None = None
-    event_time: str | None = None
-
-    @property
-    def version_token(self) -> str:
-        """What tells this version of the key apart: the version id, else the ETag."""
-        if self.version_id and self.version_id != "null":
-            return f"v:{self.version_id}"
-        if self.etag:
-            return f"e:{self.etag}"
-        return f"s:{self.sequencer or ''}"
-
-    @property
-    def data_id(self) -> str:
-        """The verdict record's id and Green's dataId: stable for one object version."""
-        return "v-" + _digest(self.bucket, self.key, self.version_token)
-
-    @property
-    def head_id(self) -> str:
-        """The id of the record that tracks the newest version seen for this key."""
-        return "k-" + _digest(self.bucket, self.key)
-
-    @property
-    def order(self) -> str:
-        """Sortable position among events for the same key (S3 sequencer, then event time)."""
-        seq = (self.sequencer or "").upper().ljust(_SEQUENCER_WIDTH, "0")
-        return f"{seq}|{self.event_time or ''}"
+from greenlight.domain.identity import ObjectRef
 
 
 @dataclass(frozen=True)
@@ -64,10 +24,6 @@ class Ignored:
     """A message that announces nothing to scan; acknowledged with this reason."""
 
     reason: str
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _normalise_time(value: Any) -> str | None:

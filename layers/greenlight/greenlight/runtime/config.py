@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from greenlight.green.wire import KNOWN_SCENES, MAX_IMAGE_BYTES, REGIONS
+from greenlight.green.wire import KNOWN_SCENES, MAX_FRAMES, MAX_IMAGE_BYTES, REGIONS
 
 
 class ConfigError(ValueError):
@@ -63,44 +64,74 @@ class _Env:
         return scenes
 
 
+def _loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def green_endpoint(value: str | None) -> str | None:
+    """GREEN_ENDPOINT as a base URL; HTTPS unless it points at a local emulator on loopback."""
+    if value is None:
+        return None
+    url = value if "://" in value else "https://" + value
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"GREEN_ENDPOINT={value!r} is not a host or an http(s) URL")
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise ConfigError("GREEN_ENDPOINT must use https:// (plain http is only for a local emulator on loopback)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class SecretIds:
+    """Where the two secrets are, and how long a read of them is reused."""
+
+    green_keys: str
+    callback: str
+    max_age: int
+
+    @classmethod
+    def from_env(cls, env: _Env, *, keys: bool = True) -> SecretIds:
+        return cls(green_keys=env.text("GREEN_SECRET_ID") if keys else "",
+                   callback=env.text("CALLBACK_SECRET_ID"),
+                   max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600))
+
+
 @dataclass(frozen=True)
 class GreenSettings:
-    """How to reach Green and which credentials to use (shared by the three functions)."""
+    """How to reach Green and what to ask it (submit and poll)."""
 
-    secret_id: str
     region: str
     endpoint: str | None
-    secret_max_age: int
     scenes: tuple[str, ...]
     biz_type: str | None
     max_rps: float
     concurrency: int
+    max_frames: int
 
     @classmethod
     def from_env(cls, env: _Env) -> GreenSettings:
         return cls(
-            secret_id=env.text("GREEN_SECRET_ID"),
             region=env.choice("GREEN_REGION", "cn-shanghai", REGIONS),
-            endpoint=env.optional("GREEN_ENDPOINT"),
-            secret_max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600),
+            endpoint=green_endpoint(env.optional("GREEN_ENDPOINT")),
             scenes=env.scenes("GREEN_SCENES", "porn,terrorism"),
             biz_type=env.optional("GREEN_BIZ_TYPE"),
             max_rps=env.number("GREEN_MAX_RPS", 40, minimum=0.1, maximum=1000),
             concurrency=env.integer("GREEN_CONCURRENCY", 2, minimum=1, maximum=1000),
+            max_frames=env.integer("GREEN_MAX_FRAMES", MAX_FRAMES, minimum=1, maximum=1000),
         )
 
     @property
     def rps_per_instance(self) -> float:
-        """The account-wide request budget shared by at most `concurrency` function instances."""
+        """The account-wide budget (images a second for scans) shared by at most `concurrency` instances."""
         return self.max_rps / self.concurrency
 
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """What submit (and the poller, when it resubmits) needs to send images to Green."""
+    """What sending images to Green needs (submit, and the poller when it rescans or recovers)."""
 
     table_name: str
-    bucket_names: tuple[str, ...]
+    secrets: SecretIds
     green: GreenSettings
     scan_mode: str
     callback_url: str | None
@@ -115,10 +146,9 @@ class ScanSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScanSettings:
         env = _Env(environ)
-        buckets = tuple(b.strip() for b in env.text("BUCKET_NAMES").split(",") if b.strip())
         return cls(
             table_name=env.text("TABLE_NAME"),
-            bucket_names=buckets,
+            secrets=SecretIds.from_env(env),
             green=GreenSettings.from_env(env),
             scan_mode=env.choice("SCAN_MODE", "async", ("async", "sync")),
             callback_url=env.optional("CALLBACK_URL"),
@@ -133,12 +163,39 @@ class ScanSettings:
 
 
 @dataclass(frozen=True)
+class KeyFilter:
+    """Which keys are moderated, matched against the decoded key (what a user types)."""
+
+    prefix: str
+    suffix: str
+
+    def matches(self, key: str) -> bool:
+        return key.startswith(self.prefix) and key.endswith(self.suffix) and len(key) >= len(self.prefix + self.suffix)
+
+
+@dataclass(frozen=True)
+class SubmitSettings:
+    scan: ScanSettings
+    bucket_names: tuple[str, ...]
+    keys: KeyFilter
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SubmitSettings:
+        env = _Env(environ)
+        buckets = tuple(b.strip() for b in env.text("BUCKET_NAMES").split(",") if b.strip())
+        return cls(scan=ScanSettings.from_env(environ), bucket_names=buckets,
+                   keys=KeyFilter(prefix=environ.get("KEY_PREFIX", ""), suffix=environ.get("KEY_SUFFIX", "")))
+
+
+@dataclass(frozen=True)
 class PollSettings:
     scan: ScanSettings
     batch_limit: int
     recheck_seconds: int
     batch_window: int
     resubmit_after: int
+    max_recoveries: int
+    recovery_backoff: int
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> PollSettings:
@@ -150,13 +207,17 @@ class PollSettings:
             batch_window=env.integer("POLL_BATCH_WINDOW_SECONDS", 30, minimum=0, maximum=600),
             # Green keeps async results for 1 hour; a task still unfinished after this is rescanned.
             resubmit_after=env.integer("RESUBMIT_AFTER_SECONDS", 2700, minimum=10, maximum=3500),
+            # A record left RECEIVED by failed submissions is retried by the poller with a backoff
+            # doubling from RECOVERY_BACKOFF_SECONDS up to an hour, MAX_RECOVERIES times, then ERROR.
+            max_recoveries=env.integer("MAX_RECOVERIES", 30, minimum=1, maximum=1000),
+            recovery_backoff=env.integer("RECOVERY_BACKOFF_SECONDS", 60, minimum=1, maximum=3600),
         )
 
 
 @dataclass(frozen=True)
 class CallbackSettings:
     table_name: str
-    green: GreenSettings
+    secrets: SecretIds
     max_body_bytes: int
 
     @classmethod
@@ -164,6 +225,6 @@ class CallbackSettings:
         env = _Env(environ)
         return cls(
             table_name=env.text("TABLE_NAME"),
-            green=GreenSettings.from_env(env),
+            secrets=SecretIds.from_env(env, keys=False),
             max_body_bytes=env.integer("MAX_CALLBACK_BYTES", 256 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
         )

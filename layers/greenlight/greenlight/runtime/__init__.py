@@ -1,0 +1,1 @@
+"""The Lambda runtime: configuration, observability, batching and the small worker pool."""

@@ -1,0 +1,193 @@
+"""Submitting one object version: claim it, check it, presign it, send it, record what Green said.
+
+Used by submit for every announced version and by the poller for records a failed submission
+left stranded. The claim counts a scan attempt before anything is sent, so the attempt count is
+an upper bound of the tasks Green may hold for the version; a failure that surely sent nothing
+returns it. A failure worth retrying comes back to the caller as `RetryLater`, with the lease
+released so whoever retries (the message's redelivery, or the poller) can claim the record at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from greenlight.domain.identity import ObjectRef
+from greenlight.domain.inspection import NotScannable, ObjectInfo, precheck
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import State
+from greenlight.domain.verdicts import terminal_state
+from greenlight.green.wire import MAX_URL_LENGTH, ScanTask, TaskOutcome
+from greenlight.ports import CallbackTarget, Clock, GreenScanner, ObjectStore, VerdictStore
+from greenlight.runtime.config import ScanSettings
+from greenlight.runtime.observability import logger, object_context, redact_url
+from greenlight.runtime.parallel import io_map
+from greenlight.scanning.dispatch import Answer, Answered, Dispatcher, NotSent, Sent
+from greenlight.scanning.results import apply_result
+
+
+class RetryLater(Exception):
+    """Not handled now, but may be later: the message is redelivered (or the poller comes back)."""
+
+
+@dataclass(frozen=True)
+class ScanPorts:
+    """What getting images scanned needs from the outside world."""
+
+    store: VerdictStore
+    objects: ObjectStore
+    green: GreenScanner
+    callback: Callable[[], CallbackTarget | None]
+    clock: Clock = time.time
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A version claimed, checked and presigned: ready to send."""
+
+    obj: ObjectRef
+    lease_token: str
+    task: ScanTask
+    url_expires_at: float
+    info: ObjectInfo
+
+
+@dataclass(frozen=True)
+class Settled:
+    """Nothing more to do for this version now: recorded, already done elsewhere, or sent."""
+
+    outcome: Outcome | None
+    detail: str | None = None
+
+
+class Submission:
+    """`by` names who submits in the record's history ("submit" or "poll")."""
+
+    def __init__(self, ports: ScanPorts, settings: ScanSettings, *, by: str) -> None:
+        self.ports = ports
+        self.settings = settings
+        self.by = by
+        self.dispatcher = Dispatcher(ports.green, settings.green, mode=settings.scan_mode, callback=ports.callback)
+
+    # -- one version at a time --------------------------------------------------------------------
+
+    def prepare(self, obj: ObjectRef, tally: Tally, *, retry_after: float | None = None) -> Prepared | Settled:
+        """Claim, check and presign `obj`. Raises RetryLater when it cannot be done now."""
+        store, settings = self.ports.store, self.settings
+        claim = store.claim(obj, lease_seconds=settings.lease_seconds, max_attempts=settings.max_attempts, by=self.by)
+        if not claim.claimed:
+            return self._not_claimed(obj, claim.existing, tally)
+        assert claim.lease_token is not None
+        if claim.takeover:
+            tally.add(Outcome.LEASE_TAKEOVER if self.by == "submit" else Outcome.RECOVERED)
+        try:
+            checked = precheck(obj, settings.max_object_bytes) or self.ports.objects.inspect(
+                obj, settings.max_object_bytes)
+            if isinstance(checked, NotScannable):
+                return self.settle(obj, checked, tally)
+            signed = self.task_for(obj)
+            if isinstance(signed, NotScannable):
+                return self.settle(obj, NotScannable(signed.state, signed.reason, {**checked.details(),
+                                                                                    **(signed.details or {})}), tally)
+        except Exception as exc:
+            self._release(obj.data_id, claim.lease_token, unsent=True, retry_after=retry_after)
+            raise RetryLater(f"could not check or sign the object: {type(exc).__name__}: {exc}") from exc
+        task, expires_at = signed
+        return Prepared(obj=obj, lease_token=claim.lease_token, task=task, url_expires_at=expires_at, info=checked)
+
+    def _not_claimed(self, obj: ObjectRef, existing: VerdictRecord | None, tally: Tally) -> Settled:
+        if existing is None:
+            raise RetryLater("the record could not be claimed or read")
+        if existing.state is State.RECEIVED:
+            if (existing.lease_until or 0) > self.ports.clock():
+                # Another invocation holds the lease. If it fails, its own message may already be
+                # gone, so this one must come back rather than be acknowledged as a duplicate.
+                tally.add(Outcome.LEASE_BUSY)
+                raise RetryLater("another invocation is submitting this object")
+            reason = f"gave_up_after_{existing.attempts}_scans"
+            changed = self.ports.store.finish(obj.data_id, State.ERROR, by=self.by, reason=reason)
+            tally.add(Outcome.ERRORED if changed else None)
+            return Settled(Outcome.ERRORED, reason)
+        tally.add(Outcome.DUPLICATE_EVENT)
+        return Settled(None, existing.state.value)
+
+    def task_for(self, obj: ObjectRef) -> tuple[ScanTask, float] | NotScannable:
+        """A task with a fresh URL for `obj`, asking Green to check every frame it can."""
+        url = self.ports.objects.presign(obj)
+        if len(url.url) > MAX_URL_LENGTH:
+            return NotScannable(State.SKIPPED, "url_too_long", {"url_length": len(url.url)})
+        logger.debug("presigned", extra={"url": redact_url(url.url)})
+        task = ScanTask(obj.data_id, url.url, interval=1, max_frames=self.settings.green.max_frames)
+        return task, url.expires_at
+
+    def settle(self, obj: ObjectRef, verdict: NotScannable, tally: Tally) -> Settled:
+        """Record that `obj` will not be scanned."""
+        store = self.ports.store
+        if verdict.state is State.SUPERSEDED:
+            changed = store.supersede(obj.data_id, reason=verdict.reason, by=self.by)
+        else:
+            changed = store.finish(obj.data_id, verdict.state, by=self.by, reason=verdict.reason,
+                                   details=verdict.details)
+        outcome = Outcome.for_terminal(verdict.state)
+        tally.add(outcome if changed else None)
+        logger.info("not scanned", extra={"state": verdict.state.value, "reason": verdict.reason})
+        return Settled(outcome, verdict.reason)
+
+    # -- sending what was prepared ----------------------------------------------------------------
+
+    def send(self, prepared: Sequence[Prepared], *, budget: Callable[[], float], tally: Tally,
+             retry_after: Mapping[str, float] | None = None) -> dict[str, Settled | RetryLater]:
+        """Send every prepared version and record Green's answer for each, by data_id. A version that
+        must be retried is due again after `retry_after[data_id]` seconds (default: the lease)."""
+        answers = self.dispatcher.send([p.task for p in prepared], budget=budget, tally=tally)
+        record = partial(self._record, answers=answers, tally=tally, retry_after=retry_after)
+        return dict(zip((p.obj.data_id for p in prepared), io_map(record, prepared), strict=True))
+
+    def _record(self, item: Prepared, *, answers: dict[str, Answer], tally: Tally,
+                retry_after: Mapping[str, float] | None) -> Settled | RetryLater:
+        answer = answers[item.obj.data_id]
+        wait = (retry_after or {}).get(item.obj.data_id)
+        task_id = answer.task_id if isinstance(answer, Sent) else None
+        with object_context(object_key=item.obj.key, data_id=item.obj.data_id, task_id=task_id):
+            if isinstance(answer, Sent):
+                return self._pending(item, answer.task_id, tally)
+            if isinstance(answer, NotSent):
+                self._release(item.obj.data_id, item.lease_token, unsent=not answer.maybe_accepted, retry_after=wait)
+                return RetryLater(f"not sent: {answer.reason}")
+            return self._answered(item, answer, tally, wait)
+
+    def _pending(self, item: Prepared, task_id: str, tally: Tally) -> Settled:
+        recorded = self.ports.store.mark_pending(
+            item.obj.data_id, lease_token=item.lease_token, task_id=task_id,
+            due_at=self.ports.clock() + self.settings.poll_grace, url_expires_at=item.url_expires_at,
+            details=item.info.details(), by=self.by)
+        if not recorded:
+            # The lease was taken over meanwhile. The task still reaches the record: its callback is
+            # applied by dataId, and the new holder's own scan settles it otherwise.
+            logger.warning("task accepted after the lease was lost", extra={"task_id": task_id})
+            return Settled(None, "lease_lost")
+        tally.add(Outcome.SCAN_SUBMITTED)
+        return Settled(Outcome.SCAN_SUBMITTED, task_id)
+
+    def _answered(self, item: Prepared, answer: Answered, tally: Tally,
+                  retry_after: float | None) -> Settled | RetryLater:
+        result = answer.result
+        if result.outcome in (TaskOutcome.RETRY, TaskOutcome.FETCH_FAILED, TaskOutcome.PROCESSING):
+            # Green refused this one task for now (throttled, busy, could not fetch): no task exists.
+            tally.add(Outcome.GREEN_REFUSED_TASK)
+            logger.warning("Green refused the task", extra={"code": result.code, "msg": result.msg[:80]})
+            self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=retry_after)
+            return RetryLater(f"Green answered {result.code} for this image")
+        if terminal_state(result) is None:
+            self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=retry_after)
+            return RetryLater(f"Green answered {result.code} without a task id")
+        applied = apply_result(self.ports.store, result, record_id=item.obj.data_id, by=self.by)
+        tally.add(applied.outcome)
+        return Settled(applied.outcome, result.suggestion or f"green_{result.code}")
+
+    def _release(self, record_id: str, lease_token: str, *, unsent: bool, retry_after: float | None) -> None:
+        wait = retry_after if retry_after is not None else self.settings.lease_seconds
+        self.ports.store.release(record_id, lease_token, retry_at=self.ports.clock() + wait, unsent=unsent)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from greenlight.green.endpoints import EndpointError, endpoint_for_region, normalise_endpoint
 from greenlight.green.errors import (
     GreenAuthError,
     GreenError,
@@ -34,7 +35,6 @@ from greenlight.green.wire import (
     MAX_URL_LENGTH,
     OK,
     PERMISSION_DENY,
-    REGIONS,
     Feedback,
     ScanTask,
     TaskResult,
@@ -54,24 +54,6 @@ _CREATES_TASKS = frozenset({SYNC_SCAN[0], ASYNC_SCAN[0]})
 # Gateway error codes (docs/green-protocol.md, gateway errors) that no retry can fix.
 _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidAccessKeySecret",
                "InvalidSecurityToken", "InvalidTimeStamp", "Forbidden", "InvalidAction", "NoPermission")
-
-
-def endpoint_for_region(region: str) -> str:
-    if region not in REGIONS:
-        raise GreenInvalidRequest(f"unknown Green region {region!r}; expected one of {', '.join(REGIONS)}",
-                                  field="region")
-    return f"https://green.{region}.aliyuncs.com"
-
-
-def _normalise_endpoint(endpoint: str) -> str:
-    if "://" not in endpoint:
-        endpoint = "https://" + endpoint
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise GreenInvalidRequest(f"endpoint {endpoint!r} is not an http(s) URL", field="endpoint")
-    if parts.scheme == "http" and not (parts.hostname or "").startswith(("127.", "localhost", "::1")):
-        raise GreenInvalidRequest("plain http is only for a local emulator on loopback; use https", field="endpoint")
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True)
@@ -212,7 +194,10 @@ class GreenClient:
     ) -> None:
         self._credentials = credentials
         self.region = region
-        self.endpoint = _normalise_endpoint(endpoint) if endpoint else endpoint_for_region(region)
+        try:
+            self.endpoint = normalise_endpoint(endpoint) if endpoint else endpoint_for_region(region)
+        except EndpointError as exc:
+            raise GreenInvalidRequest(str(exc), field="region" if endpoint is None else "endpoint") from exc
         self.session = session or build_session()
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
@@ -280,12 +265,13 @@ class GreenClient:
 
     @staticmethod
     def _task_list(data: Any) -> list[TaskResult]:
+        # Green said 200: a scan's tasks exist even if the list describing them is unreadable.
         if not isinstance(data, list):
-            raise GreenTransientError("Green answered without a data list")
+            raise GreenTransientError("Green answered without a data list", maybe_accepted=True)
         try:
             return [TaskResult.from_wire(item) for item in data]
         except ValueError as exc:
-            raise GreenTransientError(f"Green answered a malformed task: {exc}") from exc
+            raise GreenTransientError(f"Green answered a malformed task: {exc}", maybe_accepted=True) from exc
 
     def _credentials_now(self) -> Credentials:
         creds = self._credentials
@@ -366,7 +352,8 @@ class GreenClient:
         if response.status_code >= 400:
             raise GreenInvalidRequest(f"{action}: HTTP {response.status_code}", code=response.status_code)
         if not isinstance(body, dict) or "code" not in body:
-            raise GreenTransientError(f"{action}: answer is not a Green JSON envelope")
+            # Something answered 200 without Green's envelope: the request may have been taken.
+            raise GreenTransientError(f"{action}: answer is not a Green JSON envelope", maybe_accepted=True)
         request_id = body.get("requestId")
         try:
             code = int(body["code"])

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from greenlight.green.endpoints import EndpointError, normalise_endpoint
 from greenlight.green.wire import KNOWN_SCENES, MAX_FRAMES, MAX_IMAGE_BYTES, REGIONS
 
 
@@ -64,21 +64,14 @@ class _Env:
         return scenes
 
 
-def _loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
 def green_endpoint(value: str | None) -> str | None:
     """GREEN_ENDPOINT as a base URL; HTTPS unless it points at a local emulator on loopback."""
     if value is None:
         return None
-    url = value if "://" in value else "https://" + value
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"GREEN_ENDPOINT={value!r} is not a host or an http(s) URL")
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ConfigError("GREEN_ENDPOINT must use https:// (plain http is only for a local emulator on loopback)")
-    return f"{parts.scheme}://{parts.netloc}"
+    try:
+        return normalise_endpoint(value)
+    except EndpointError as exc:
+        raise ConfigError(f"GREEN_ENDPOINT: {exc}") from exc
 
 
 @dataclass(frozen=True)

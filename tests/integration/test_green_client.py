@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,7 +15,7 @@ import pytest
 from green_emulator import RunningEmulator, make_image
 from greenlight.green.checksum import verify_callback_checksum
 from greenlight.green.client import GreenClient, RetryPolicy
-from greenlight.green.errors import GreenAuthError, GreenThrottled, GreenTransientError
+from greenlight.green.errors import GreenAuthError, GreenError, GreenThrottled, GreenTransientError
 from greenlight.green.signer import Credentials
 from greenlight.green.wire import Feedback, ScanTask, TaskOutcome, TaskResult
 
@@ -273,7 +275,11 @@ def test_per_task_download_failures(emulator: RunningEmulator, image_server: Any
                                                                                  "DOWNLOAD_TIMEOUT")
     assert (by_id["huge-declared"].msg, by_id["garbage"].msg) == ("TOO_LARGE", "BAD_FORMAT")
     assert by_id["refused"].msg.startswith("DOWNLOAD_FAILED")
-    assert by_id["slow"].outcome is TaskOutcome.RETRY and by_id["garbage"].outcome is TaskOutcome.UNSUPPORTED
+    # Green could not fetch these (403/404/480/592): re-inspect the object before scanning again
+    fetch_failed = ("missing", "forbidden", "server-error", "slow", "trickle", "refused")
+    assert {name: by_id[name].outcome for name in fetch_failed} == dict.fromkeys(fetch_failed,
+                                                                                 TaskOutcome.FETCH_FAILED)
+    assert {by_id[name].outcome for name in ("huge-declared", "huge-streamed", "garbage")} == {TaskOutcome.UNSUPPORTED}
     assert all(not r.results for r in results if r.code != 200)
 
 
@@ -314,26 +320,33 @@ def test_download_failure_fault_fails_without_fetching(emulator: RunningEmulator
 
 # -- retries, budgets, auth ----------------------------------------------------------------------
 
-def test_client_retries_throttling_and_the_counters_show_each_attempt(
-    emulator: RunningEmulator, image_server: Any, green_client: ClientFactory,
+@pytest.mark.parametrize("operation", ["scan", "asyncscan"])
+def test_client_retries_throttled_scans_and_the_counters_show_each_attempt(
+    emulator: RunningEmulator, image_server: Any, green_client: ClientFactory, operation: str,
 ) -> None:
-    # Given Green throttles until the client has backed off twice
+    # Given Green throttles (body code 588) until the client has backed off twice
     emulator.set_faults(throttle_rate=1.0)
     sleeps = Sleeps(after=2, action=lambda: emulator.set_faults(throttle_rate=0.0))
+    charged: list[float] = []
     client = green_client(retry=RetryPolicy(max_attempts=5, base_delay=0.2, max_delay=5.0), sleep=sleeps,
-                          draw=lambda: 0.5)
+                          draw=lambda: 0.5, pace=charged.append)
+    url = image_server.add("/t.png", make_image())
+    tasks = [ScanTask("t1", url), ScanTask("t2", url)]
 
-    # When it scans
-    results = client.image_sync_scan([ScanTask("t", image_server.add("/t.png", make_image()))], ["porn"])
+    # When it scans two images
+    scan = client.image_sync_scan if operation == "scan" else client.image_async_scan
+    results = scan(tasks, ["porn"])
 
-    # Then it succeeded on the third attempt, after full-jitter delays from the pinned draw
-    assert results[0].code == 200
+    # Then it succeeded on the third attempt, after full-jitter delays from the pinned draw, and each
+    # attempt was charged two images against the pace
+    assert [r.code for r in results] == [200, 200]
     assert sleeps.delays == pytest.approx([0.1, 0.2])
-    assert (client.stats.requests, client.stats.retries, client.stats.throttled) == (3, 2, 2)
+    assert charged == [2, 2, 2]
     stats = emulator.stats()
-    assert stats["calls"]["scan"] == 3
-    assert stats["responses"]["scan"]["code"] == {"588": 2, "200": 1}
+    assert stats["calls"][operation] == 3
+    assert stats["responses"][operation]["code"] == {"588": 2, "200": 1}
     assert stats["faults"] == {"throttle": 2}
+    assert stats["tasks_submitted"] == 2
 
 
 @pytest.mark.parametrize(("status", "body_key"), [(503, "Code"), (500, "code")])
@@ -347,7 +360,7 @@ def test_client_retries_server_errors(emulator: RunningEmulator, green_client: C
 
     assert results[0].code == 594
     assert sleeps.delays == pytest.approx([0.2])
-    assert (client.stats.requests, client.stats.transient) == (2, 1)
+    assert emulator.stats()["calls"]["results"] == 2
     responses = emulator.stats()["responses"]["results"]
     assert responses["http"] == {str(status): 1, "200": 1}
     assert responses["code"] == {("ServiceUnavailable" if status == 503 else "500"): 1, "200": 1}
@@ -370,7 +383,7 @@ def test_budget_stops_retrying(emulator: RunningEmulator, green_client: ClientFa
 
     # attempt at 0.0, sleep 0.4, attempt at 0.4; the next 0.8 s sleep would pass the 1.0 s budget
     assert now[0] == pytest.approx(0.4)
-    assert emulator.stats()["calls"]["results"] == client.stats.requests == 2
+    assert emulator.stats()["calls"]["results"] == 2
 
 
 def test_auth_errors_are_not_retried(emulator: RunningEmulator, green_client: ClientFactory) -> None:
@@ -382,7 +395,7 @@ def test_auth_errors_are_not_retried(emulator: RunningEmulator, green_client: Cl
         client.image_async_results(["img1"])
 
     assert raised.value.code == "SignatureDoesNotMatch"
-    assert sleeps.delays == [] and client.stats.requests == 1
+    assert sleeps.delays == []
     assert emulator.stats()["calls"]["results"] == 1
     assert emulator.stats()["gateway_rejections"] == {"SignatureDoesNotMatch": 1}
 
@@ -422,3 +435,227 @@ def test_transient_error_is_raised_when_attempts_run_out(emulator: RunningEmulat
         client.image_async_results(["img1"])
 
     assert emulator.stats()["calls"]["results"] == 3
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_scan_green_refused_with_a_server_error_is_retried(emulator: RunningEmulator, image_server: Any,
+                                                             green_client: ClientFactory, status: int) -> None:
+    # Given Green answers one 5xx in its own envelope (500 code body, 503 gateway ServiceUnavailable): a refusal
+    emulator.set_faults(error_rate=1.0, error_status=status)
+    sleeps = Sleeps(after=1, action=lambda: emulator.set_faults(error_rate=0.0))
+    client = green_client(retry=RetryPolicy(max_attempts=3), sleep=sleeps, draw=lambda: 0.0)
+
+    # When an async scan is sent
+    submitted = client.image_async_scan([ScanTask("e", image_server.add("/e.png", make_image()))], ["porn"])
+
+    # Then it was resent once and Green holds exactly one task
+    assert [(r.code, r.data_id) for r in submitted] == [(200, "e")]
+    assert emulator.stats()["calls"]["asyncscan"] == 2
+    assert emulator.stats()["responses"]["asyncscan"]["http"] == {str(status): 1, "200": 1}
+    assert emulator.stats()["tasks_submitted"] == 1
+
+
+# -- answers lost on the way back: scans are never resent ----------------------------------------
+
+SCAN_PATHS = {"scan": "/green/image/scan", "asyncscan": "/green/image/asyncscan"}
+RESULTS_PATH = "/green/image/results"
+
+
+class SilentGreen:
+    """A loopback socket server standing in for Green that reads each request in full and then either
+    closes the connection without a word ("drop") or never answers until the test ends ("hang")."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.paths: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.05)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, body = data.split(b"\r\n\r\n", 1)
+            lines = head.decode("latin-1").split("\r\n")
+            length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")),
+                          0)
+            while len(body) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            with self._lock:
+                self.paths.append(lines[0].split(" ")[1].split("?", 1)[0])
+            if self.mode == "hang":
+                self._stop.wait(30)
+
+    def requests_to(self, path: str) -> int:
+        with self._lock:
+            return self.paths.count(path)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def silent_green() -> Iterator[Callable[[str], SilentGreen]]:
+    servers: list[SilentGreen] = []
+
+    def make(mode: str) -> SilentGreen:
+        servers.append(SilentGreen(mode))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def stand_in(callback_receiver: Any) -> Any:
+    """A loopback HTTP server (tests/conftest.py LoopbackServer) answering in Green's place."""
+    return callback_receiver
+
+
+def scan_call(client: GreenClient, operation: str) -> Any:
+    tasks = [ScanTask("d1", "http://127.0.0.1:9/a.png"), ScanTask("d2", "http://127.0.0.1:9/b.png")]
+    if operation == "scan":
+        return client.image_sync_scan(tasks, ["porn"])
+    return client.image_async_scan(tasks, ["porn"])
+
+
+def lost_answer_client(green_client: ClientFactory, endpoint: str, charged: list[float]) -> GreenClient:
+    return green_client(endpoint=endpoint, retry=RetryPolicy(max_attempts=3), sleep=Sleeps(), draw=lambda: 0.0,
+                        read_timeout=0.3, sync_read_timeout=0.3, pace=charged.append)
+
+
+@pytest.mark.parametrize("operation", ["scan", "asyncscan"])
+@pytest.mark.parametrize("mode", ["drop", "hang"])
+def test_a_scan_whose_answer_is_lost_is_sent_once_and_maybe_accepted(green_client: ClientFactory,
+                                                                     silent_green: Callable[[str], SilentGreen],
+                                                                     mode: str, operation: str) -> None:
+    # Given a Green that reads the whole request, then drops the connection or never answers
+    server = silent_green(mode)
+    charged: list[float] = []
+    client = lost_answer_client(green_client, server.url, charged)
+
+    # When a scan of two images is sent with three attempts allowed
+    with pytest.raises(GreenTransientError) as raised:
+        scan_call(client, operation)
+
+    # Then the request reached the server once, was not resent, and may have been accepted
+    assert raised.value.maybe_accepted is True
+    assert server.requests_to(SCAN_PATHS[operation]) == 1
+    assert charged == [2]
+
+
+@pytest.mark.parametrize("mode", ["drop", "hang"])
+def test_a_results_request_whose_answer_is_lost_is_retried(green_client: ClientFactory,
+                                                           silent_green: Callable[[str], SilentGreen],
+                                                           mode: str) -> None:
+    server = silent_green(mode)
+    charged: list[float] = []
+
+    with pytest.raises(GreenTransientError):
+        lost_answer_client(green_client, server.url, charged).image_async_results(["img1"])
+
+    assert server.requests_to(RESULTS_PATH) == 3
+    assert charged == [1, 1, 1]
+
+
+@pytest.mark.parametrize("operation", ["scan", "asyncscan"])
+def test_a_scan_answered_5xx_without_greens_envelope_is_sent_once(green_client: ClientFactory, stand_in: Any,
+                                                                  operation: str) -> None:
+    # Given a proxy in front of Green answering 502 with an HTML page
+    stand_in.add(SCAN_PATHS[operation], b"<html>502 Bad Gateway</html>", status=502, content_type="text/html")
+    charged: list[float] = []
+
+    with pytest.raises(GreenTransientError) as raised:
+        scan_call(lost_answer_client(green_client, stand_in.base_url, charged), operation)
+
+    assert (raised.value.maybe_accepted, raised.value.code) == (True, 502)
+    assert len(stand_in.requests_to(SCAN_PATHS[operation])) == 1
+
+
+def test_a_results_request_answered_5xx_without_greens_envelope_is_retried(green_client: ClientFactory,
+                                                                           stand_in: Any) -> None:
+    stand_in.add(RESULTS_PATH, b"<html>502 Bad Gateway</html>", status=502, content_type="text/html")
+
+    with pytest.raises(GreenTransientError) as raised:
+        lost_answer_client(green_client, stand_in.base_url, []).image_async_results(["img1"])
+
+    assert raised.value.code == 502
+    assert len(stand_in.requests_to(RESULTS_PATH)) == 3
+
+
+def test_a_slow_answer_body_to_a_scan_is_a_lost_answer(green_client: ClientFactory, stand_in: Any) -> None:
+    # Given Green's answer starts, then stalls past the read timeout
+    answer = json.dumps({"code": 200, "msg": "OK", "data": [{"code": 200, "dataId": "d1", "taskId": "img1"},
+                                                            {"code": 200, "dataId": "d2", "taskId": "img2"}]})
+    stand_in.add(SCAN_PATHS["asyncscan"], answer.encode(), content_type="application/json", delay=30)
+
+    started = time.monotonic()
+    with pytest.raises(GreenTransientError) as raised:
+        scan_call(lost_answer_client(green_client, stand_in.base_url, []), "asyncscan")
+
+    assert raised.value.maybe_accepted is True
+    assert len(stand_in.requests_to(SCAN_PATHS["asyncscan"])) == 1
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("operation", ["scan", "asyncscan"])
+def test_a_scan_gateway_throttling_is_retried(green_client: ClientFactory, stand_in: Any, operation: str) -> None:
+    # Given the API gateway refuses every request with Throttling.User (nothing reached Green)
+    refusal = {"Code": "Throttling.User", "Message": "Request was denied due to user flow control.",
+               "RequestId": "R1", "HostId": "green.cn-shanghai.aliyuncs.com"}
+    stand_in.add(SCAN_PATHS[operation], json.dumps(refusal).encode(), status=400, content_type="application/json")
+    charged: list[float] = []
+
+    with pytest.raises(GreenThrottled) as raised:
+        scan_call(lost_answer_client(green_client, stand_in.base_url, charged), operation)
+
+    # Then every attempt was made and none counts as maybe accepted
+    assert (raised.value.code, raised.value.request_id, raised.value.maybe_accepted) == ("Throttling.User", "R1",
+                                                                                         False)
+    assert len(stand_in.requests_to(SCAN_PATHS[operation])) == 3
+    assert charged == [2, 2, 2]
+
+
+def test_a_refused_connection_sent_nothing_so_a_scan_is_retried(green_client: ClientFactory,
+                                                               free_port: int) -> None:
+    # Given nothing listens at the endpoint
+    charged: list[float] = []
+    client = lost_answer_client(green_client, f"http://127.0.0.1:{free_port}", charged)
+
+    # When a scan is sent
+    with pytest.raises(GreenError) as raised:
+        scan_call(client, "asyncscan")
+
+    # Then each of the three attempts was made (nothing can have reached Green) and none is maybe accepted
+    assert type(raised.value) is GreenTransientError
+    assert raised.value.maybe_accepted is False
+    assert charged == [2, 2, 2]

@@ -4,61 +4,83 @@ settings moto cannot enforce (runtime, architecture, PITR, retention, timeouts) 
 from __future__ import annotations
 
 import importlib.util
+import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from greenlight.config import CallbackSettings, PollSettings, ScanSettings
+from greenlight.runtime.config import CallbackSettings, PollSettings, SubmitSettings
 from greenlight_local.cfn import Resolver, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+PARAMETERS: dict[str, Any] = TEMPLATE["Parameters"]
 FUNCTIONS = {lid: spec for lid, spec in RESOURCES.items() if spec["Type"] == "AWS::Serverless::Function"}
 SETTINGS: dict[str, Callable[[Mapping[str, str]], Any]] = {
-    "SubmitFunction": ScanSettings.from_env,
+    "SubmitFunction": SubmitSettings.from_env,
     "PollFunction": PollSettings.from_env,
     "CallbackFunction": CallbackSettings.from_env,
 }
 
-
 # Read when present, with a default otherwise: the template may leave them out.
-OPTIONAL = {"TIME_RESERVE_SECONDS", "POLL_RECHECK_SECONDS", "RESUBMIT_AFTER_SECONDS", "POLL_BATCH_LIMIT",
-            "LEASE_SECONDS", "MAX_CALLBACK_BYTES", "MAX_OBJECT_BYTES"}
+OPTIONAL = {"TIME_RESERVE_SECONDS", "MAX_OBJECT_BYTES"}
+
+# Variables each function must get from the template (and which its settings read), and those it must not get.
+REQUIRED = {
+    "SubmitFunction": {"TABLE_NAME", "GREEN_SECRET_ID", "CALLBACK_SECRET_ID", "KEY_PREFIX", "KEY_SUFFIX",
+                       "BUCKET_NAMES", "GREEN_MAX_FRAMES", "LEASE_SECONDS", "MAX_SCAN_ATTEMPTS", "CALLBACK_URL"},
+    "PollFunction": {"TABLE_NAME", "GREEN_SECRET_ID", "CALLBACK_SECRET_ID", "GREEN_MAX_FRAMES", "LEASE_SECONDS",
+                     "MAX_RECOVERIES", "RECOVERY_BACKOFF_SECONDS", "MAX_SCAN_ATTEMPTS", "RESUBMIT_AFTER_SECONDS",
+                     "CALLBACK_URL"},
+    "CallbackFunction": {"TABLE_NAME", "CALLBACK_SECRET_ID"},
+}
+FORBIDDEN = {
+    "SubmitFunction": set(),
+    "PollFunction": {"KEY_PREFIX", "KEY_SUFFIX"},
+    # The internet-facing function must not even know where the Green keys are.
+    "CallbackFunction": {"GREEN_SECRET_ID"},
+}
+CREATED = ("VerdictTable", "GreenSecret", "CallbackSecret", "UploadBucket", "CallbackApi")
 
 
 class Recording(Mapping[str, str]):
     """An environment that records every variable read and answers with the template's value."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
-        self.values = values
+        self._values = values
         self.read: set[str] = set()
 
     def __getitem__(self, name: str) -> str:
         self.read.add(name)
-        return self.values[name]
+        return self._values[name]
 
     def get(self, name: str, default: Any = None) -> Any:
         self.read.add(name)
-        return self.values.get(name, default)
+        return self._values.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
 
-def declared_environment(logical_id: str) -> dict[str, str]:
-    """The function's environment as CloudFormation would resolve it with default parameters."""
-    resolver = Resolver(TEMPLATE)
-    for name in ("VerdictTable", "GreenSecret", "UploadBucket", "CallbackApi"):
+def declared_environment(logical_id: str, parameters: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The function's environment as CloudFormation would resolve it (default parameters unless given)."""
+    resolver = Resolver(TEMPLATE, parameters)
+    for name in CREATED:
         resolver.set_resource(name, f"{name.lower()}-1")
     globals_env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
     own = (FUNCTIONS[logical_id]["Properties"].get("Environment") or {}).get("Variables") or {}
     return {name: str(value) for name, value in resolver.resolve({**globals_env, **own}).items()}
+
+
+def allowed_pattern(parameter: str) -> re.Pattern[str]:
+    return re.compile(PARAMETERS[parameter]["AllowedPattern"])
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -80,6 +102,49 @@ def test_every_variable_a_function_reads_is_set_in_the_template(logical_id: str)
 
     missing = sorted(name for name in env.read if name not in declared and name not in OPTIONAL)
     assert not missing, f"{logical_id} reads {missing} but the template does not set them"
+
+
+@pytest.mark.parametrize("logical_id", sorted(REQUIRED))
+def test_each_function_gets_the_variables_it_needs_and_not_the_ones_it_must_not_have(logical_id: str) -> None:
+    declared = declared_environment(logical_id)
+    env = Recording(declared)
+
+    SETTINGS[logical_id](env)
+
+    assert REQUIRED[logical_id] <= env.read, f"{logical_id} no longer reads {REQUIRED[logical_id] - env.read}"
+    assert REQUIRED[logical_id] <= set(declared), f"{logical_id} lacks {REQUIRED[logical_id] - set(declared)}"
+    assert not FORBIDDEN[logical_id] & set(declared), f"{logical_id} gets {FORBIDDEN[logical_id] & set(declared)}"
+
+
+@pytest.mark.parametrize(("logical_id", "green", "callback"), [
+    ("SubmitFunction", "greensecret-1", "callbacksecret-1"),
+    ("PollFunction", "greensecret-1", "callbacksecret-1"),
+    ("CallbackFunction", "", "callbacksecret-1"),
+])
+def test_each_function_finds_the_secrets_it_reads(logical_id: str, green: str, callback: str) -> None:
+    settings = SETTINGS[logical_id](declared_environment(logical_id))
+    secrets = settings.secrets if isinstance(settings, CallbackSettings) else settings.scan.secrets
+    assert (secrets.green_keys, secrets.callback) == (green, callback)
+
+    existing = {"ExistingGreenSecretArn": "arn:aws:secretsmanager:x:1:secret:keys",
+                "ExistingCallbackSecretArn": "arn:aws:secretsmanager:x:1:secret:cb"}
+    env = declared_environment(logical_id, existing)
+    assert env["CALLBACK_SECRET_ID"] == existing["ExistingCallbackSecretArn"]
+    assert env.get("GREEN_SECRET_ID", "") == (existing["ExistingGreenSecretArn"] if green else "")
+
+
+def test_the_template_parameters_reach_the_settings() -> None:
+    parameters = {"KeyPrefix": "photos/", "KeySuffix": ".jpg", "GreenMaxFrames": "7"}
+    submit = SubmitSettings.from_env(declared_environment("SubmitFunction", parameters))
+    poll = PollSettings.from_env(declared_environment("PollFunction", parameters))
+    defaults = PollSettings.from_env(declared_environment("PollFunction"))
+
+    assert (submit.keys.prefix, submit.keys.suffix) == ("photos/", ".jpg")
+    assert submit.scan.green.max_frames == poll.scan.green.max_frames == 7
+    assert defaults.scan.green.max_frames == int(PARAMETERS["GreenMaxFrames"]["Default"]) == 100
+    assert (poll.scan.lease_seconds, poll.max_recoveries, poll.recovery_backoff) == (90, 30, 60)
+    assert submit.scan.max_attempts == poll.scan.max_attempts == int(PARAMETERS["MaxScanAttempts"]["Default"])
+
 
 
 def test_runtime_and_architecture_are_set_once_in_globals() -> None:
@@ -132,19 +197,67 @@ def test_the_callback_url_is_wired_from_the_api_not_typed() -> None:
     assert route["Properties"]["Path"] == "/callback/{token}"
 
 
-@pytest.mark.parametrize(("parameters", "bucket", "secret"), [
-    ({}, "created", "created"),
+@pytest.mark.parametrize(("parameters", "bucket", "secret", "callback_secret"), [
+    ({}, "created", "created", "created-cb"),
     ({"ExistingBucketName": "mine", "ExistingGreenSecretArn": "arn:aws:secretsmanager:x:1:secret:g"}, "mine",
-     "arn:aws:secretsmanager:x:1:secret:g"),
+     "arn:aws:secretsmanager:x:1:secret:g", "created-cb"),
+    ({"ExistingCallbackSecretArn": "arn:aws:secretsmanager:x:1:secret:c"}, "created", "created",
+     "arn:aws:secretsmanager:x:1:secret:c"),
 ])
-def test_bucket_and_secret_are_created_or_taken_from_parameters(parameters: dict[str, str], bucket: str,
-                                                                 secret: str) -> None:
+def test_bucket_and_secrets_are_created_or_taken_from_parameters(parameters: dict[str, str], bucket: str,
+                                                                  secret: str, callback_secret: str) -> None:
     resolver = Resolver(TEMPLATE, parameters)
     resolver.set_resource("UploadBucket", "created")
     resolver.set_resource("GreenSecret", "created")
+    resolver.set_resource("CallbackSecret", "created-cb")
     assert resolver.resolve(TEMPLATE["Outputs"]["BucketName"]["Value"]) == bucket
     assert resolver.resolve(TEMPLATE["Outputs"]["GreenSecretArn"]["Value"]) == secret
+    assert resolver.resolve(TEMPLATE["Outputs"]["CallbackSecretArn"]["Value"]) == callback_secret
     assert resolver.condition("CreateBucket") is (bucket == "created")
+    assert resolver.condition("CreateSecret") is (secret == "created")
+    assert resolver.condition("CreateCallbackSecret") is (callback_secret == "created-cb")
+    assert RESOURCES["GreenSecret"]["Condition"] == "CreateSecret"
+    assert RESOURCES["CallbackSecret"]["Condition"] == "CreateCallbackSecret"
+
+
+def test_the_green_secret_holds_only_the_green_keys() -> None:
+    secret = RESOURCES["GreenSecret"]["Properties"]
+    assert set(json.loads(secret["SecretString"])) == {"access_key_id", "access_key_secret"}
+    assert "GenerateSecretString" not in secret
+
+
+def test_the_callback_secret_holds_uid_token_and_a_generated_seed_green_accepts() -> None:
+    secret = RESOURCES["CallbackSecret"]["Properties"]
+    generated = secret["GenerateSecretString"]
+    assert "SecretString" not in secret
+    assert set(json.loads(generated["SecretStringTemplate"])) == {"uid", "callback_token"}
+    assert generated["GenerateStringKey"] == "seed"
+    # A seed must be 16 to 64 of [A-Za-z0-9_]: letters and digits only, no punctuation, no spaces.
+    assert 16 <= generated["PasswordLength"] <= 64
+    assert generated["ExcludePunctuation"] is True
+    assert not generated.get("IncludeSpace", False)
+    assert not any(generated.get(f"Exclude{kind}", False) for kind in ("Lowercase", "Uppercase", "Numbers"))
+
+
+@pytest.mark.parametrize("parameter", ["KeyPrefix", "KeySuffix"])
+@pytest.mark.parametrize("value", ["", "photos/", "photos/2026-12_a.b", ".jpg", "A-Z/0_9."])
+def test_key_filters_accept_plain_key_characters(parameter: str, value: str) -> None:
+    assert allowed_pattern(parameter).fullmatch(value)
+
+
+@pytest.mark.parametrize("parameter", ["KeyPrefix", "KeySuffix"])
+@pytest.mark.parametrize("value", ["my photos/", "café/", "photos/é", "a+b", "a*b", "a%20b", "photos/\n", "ü"])
+def test_key_filters_refuse_what_s3_announces_encoded_or_the_wildcard_would_misread(parameter: str,
+                                                                                    value: str) -> None:
+    # CloudFormation matches AllowedPattern against the whole value (Java regex; this one is plain enough
+    # to read the same in Python).
+    assert not allowed_pattern(parameter).fullmatch(value)
+    assert PARAMETERS[parameter]["ConstraintDescription"]
+
+
+@pytest.mark.parametrize("parameter", sorted(name for name, spec in PARAMETERS.items() if "AllowedPattern" in spec))
+def test_every_parameter_default_passes_its_own_pattern(parameter: str) -> None:
+    assert allowed_pattern(parameter).fullmatch(str(PARAMETERS[parameter].get("Default", "")))
 
 
 def test_key_filters_become_a_wildcard_on_the_rule() -> None:
@@ -152,6 +265,7 @@ def test_key_filters_become_a_wildcard_on_the_rule() -> None:
     resolver.set_resource("UploadBucket", "b")
     resolver.set_resource("ScanQueue", "q", Arn="arn:q")
     resolver.set_resource("DeadLetterQueue", "d", Arn="arn:d")
+    resolver.set_resource("EventDeliveryDeadLetterQueue", "e", Arn="arn:e")
     pattern = resolver.resolve(RESOURCES["ObjectCreatedRule"]["Properties"]["EventPattern"])
     assert pattern["detail"]["object"] == {"key": [{"wildcard": "uploads/*.jpg"}]}
     unfiltered = Resolver(TEMPLATE)
@@ -160,5 +274,20 @@ def test_key_filters_become_a_wildcard_on_the_rule() -> None:
 
 
 def test_outputs_name_every_part_an_operator_needs() -> None:
-    assert {"BucketName", "QueueUrl", "DeadLetterQueueUrl", "TableName", "CallbackUrl", "SubmitFunctionName",
-            "CallbackFunctionName", "PollFunctionName"} <= set(TEMPLATE["Outputs"])
+    assert {"BucketName", "QueueUrl", "DeadLetterQueueUrl", "EventDeliveryDeadLetterQueueUrl", "TableName",
+            "CallbackUrl", "GreenSecretArn", "CallbackSecretArn", "SubmitFunctionName", "CallbackFunctionName",
+            "PollFunctionName"} <= set(TEMPLATE["Outputs"])
+    assert TEMPLATE["Outputs"]["EventDeliveryDeadLetterQueueUrl"]["Value"] == {"Ref": "EventDeliveryDeadLetterQueue"}
+    assert TEMPLATE["Outputs"]["DeadLetterQueueUrl"]["Value"] == {"Ref": "DeadLetterQueue"}
+
+
+def test_failed_event_deliveries_go_to_their_own_queue_not_the_scan_queues_dlq() -> None:
+    [target] = RESOURCES["ObjectCreatedRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ScanQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeliveryDeadLetterQueue", "Arn"]}
+    assert RESOURCES["ScanQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == \
+        {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert RESOURCES["EventDeliveryDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    assert "RedrivePolicy" not in RESOURCES["EventDeliveryDeadLetterQueue"]["Properties"]
+    # Kept as long as SQS allows, like the scan queue's DLQ: someone has to look at them.
+    assert RESOURCES["EventDeliveryDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600

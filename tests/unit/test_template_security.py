@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from greenlight_local.cfn import load_template
+from greenlight_local.cfn import Resolver, load_template
 
 TEMPLATE = load_template(Path(__file__).resolve().parents[2] / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
@@ -17,7 +17,7 @@ RESOURCE_WILDCARD_ONLY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 
 
 def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for policy in role["Properties"]["Policies"]:
         for statement in policy["PolicyDocument"]["Statement"]:
             if "Fn::If" in statement:  # conditional statements: check both branches
@@ -29,6 +29,31 @@ def statements(role: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def actions_of(role_id: str) -> set[str]:
+    return {a for s in statements(ROLES[role_id]) for a in as_list(s["Action"])}
+
+
+GREEN_KEYS = "arn:aws:secretsmanager:us-east-1:123456789012:secret:green-keys"
+CALLBACK = "arn:aws:secretsmanager:us-east-1:123456789012:secret:callback"
+SECRET_SOURCES = {
+    "created by the stack": {},
+    "existing secrets": {"ExistingGreenSecretArn": GREEN_KEYS, "ExistingCallbackSecretArn": CALLBACK},
+}
+
+
+def readable_secrets(role_id: str, parameters: dict[str, str]) -> set[str]:
+    """The secret ARNs a role may read, resolved as CloudFormation would (created secrets Ref to their ARN)."""
+    resolver = Resolver(TEMPLATE, parameters)
+    resolver.set_resource("GreenSecret", GREEN_KEYS)
+    resolver.set_resource("CallbackSecret", CALLBACK)
+    found: set[str] = set()
+    for statement in statements(ROLES[role_id]):
+        if any(action.startswith("secretsmanager:") for action in as_list(statement["Action"])):
+            assert as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], f"{role_id}: {statement}"
+            found.update(as_list(resolver.resolve(statement["Resource"])))
+    return found
 
 
 def test_each_function_has_a_role_of_its_own() -> None:
@@ -47,14 +72,40 @@ def test_no_wildcard_actions_and_resource_wildcards_only_where_required(role_id:
             assert set(actions) <= RESOURCE_WILDCARD_ONLY, f"{role_id}: Resource '*' for {actions}"
 
 
-def test_only_submit_may_write_new_records_and_only_submit_reads_the_queue() -> None:
-    allowed = {role_id: {a for s in statements(role) for a in as_list(s["Action"])} for role_id, role in ROLES.items()}
+def test_callback_never_creates_records_and_only_submit_reads_the_queue() -> None:
+    allowed = {role_id: actions_of(role_id) for role_id in ROLES}
     assert "dynamodb:PutItem" in allowed["SubmitRole"]
-    assert "dynamodb:PutItem" not in allowed["CallbackRole"] | allowed["PollRole"]
+    assert "dynamodb:PutItem" not in allowed["CallbackRole"]
     assert not any(a.startswith(("sqs:", "s3:")) for a in allowed["CallbackRole"])
     assert not any(a.startswith("sqs:") for a in allowed["PollRole"])
     assert not any(a.startswith(("dynamodb:Delete", "dynamodb:Scan", "s3:Put", "s3:Delete"))
                    for actions in allowed.values() for a in actions)
+
+
+def test_poll_may_claim_stranded_records_and_tell_a_missing_object_from_a_forbidden_one() -> None:
+    # Recovering a stranded RECEIVED record claims it the way submit does (a conditional PutItem), and
+    # re-inspecting an object after 403/404 needs ListBucket so a deleted key answers 404, not 403.
+    by_action = {a: s for s in statements(ROLES["PollRole"]) for a in as_list(s["Action"])}
+    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= set(by_action)
+    assert by_action["dynamodb:PutItem"]["Resource"] == {"Fn::GetAtt": ["VerdictTable", "Arn"]}
+    assert by_action["dynamodb:Query"]["Resource"] == {"Fn::Sub": "${VerdictTable.Arn}/index/pending"}
+    assert {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"} <= set(by_action)
+    resolver = Resolver(TEMPLATE)
+    resolver.set_resource("UploadBucket", "uploads")
+    assert resolver.resolve(by_action["s3:ListBucket"]["Resource"]) == "arn:aws:s3:::uploads"
+    assert resolver.resolve(by_action["s3:GetObject"]["Resource"]) == "arn:aws:s3:::uploads/*"
+
+
+@pytest.mark.parametrize("source", sorted(SECRET_SOURCES))
+def test_the_callback_role_may_read_only_the_callback_secret(source: str) -> None:
+    # Issue item 13: the internet-facing function cannot reach the Green keys, whatever the secrets' origin.
+    assert readable_secrets("CallbackRole", SECRET_SOURCES[source]) == {CALLBACK}
+
+
+@pytest.mark.parametrize("source", sorted(SECRET_SOURCES))
+@pytest.mark.parametrize("role_id", ["SubmitRole", "PollRole"])
+def test_submit_and_poll_read_the_green_keys_and_the_callback_secret(role_id: str, source: str) -> None:
+    assert readable_secrets(role_id, SECRET_SOURCES[source]) == {GREEN_KEYS, CALLBACK}
 
 
 def test_bucket_is_private_encrypted_and_tls_only() -> None:
@@ -68,16 +119,36 @@ def test_bucket_is_private_encrypted_and_tls_only() -> None:
 def test_queues_and_table_are_encrypted_and_the_api_is_throttled() -> None:
     assert RESOURCES["ScanQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     assert RESOURCES["DeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
+    assert RESOURCES["EventDeliveryDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] is True
     assert RESOURCES["VerdictTable"]["Properties"]["SSESpecification"]["SSEEnabled"] is True
     route = RESOURCES["CallbackApi"]["Properties"]["DefaultRouteSettings"]
     assert route["ThrottlingRateLimit"] and route["ThrottlingBurstLimit"]
 
 
-def test_only_the_rule_may_send_to_the_queue() -> None:
-    statements_ = RESOURCES["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+def test_only_the_rule_may_send_to_the_queues_and_it_may_send_to_both_it_uses() -> None:
+    policy = RESOURCES["QueuePolicy"]["Properties"]
+    statements_ = policy["PolicyDocument"]["Statement"]
     [allow] = [s for s in statements_ if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
+    assert allow["Action"] == "sqs:SendMessage"
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ObjectCreatedRule", "Arn"]}}}
+
+    # The rule sends to its target and, when a delivery fails for good, to its dead-letter queue.
+    [target] = RESOURCES["ObjectCreatedRule"]["Properties"]["Targets"]
+    used = [target["Arn"]["Fn::GetAtt"][0], target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]]
+    assert used == ["ScanQueue", "EventDeliveryDeadLetterQueue"]
+    assert sorted(ref["Ref"] for ref in policy["Queues"]) == sorted(used)
+    assert sorted(arn["Fn::GetAtt"][0] for arn in as_list(allow["Resource"])) == sorted(used)
+    # The scan queue's own DLQ only ever receives SQS redrives: nobody is allowed to send to it.
+    assert "DeadLetterQueue" not in used
+
+
+def test_the_queues_refuse_insecure_transport() -> None:
+    policy = RESOURCES["QueuePolicy"]["Properties"]
+    [deny] = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(arn["Fn::GetAtt"][0] for arn in as_list(deny["Resource"])) == sorted(
+        ref["Ref"] for ref in policy["Queues"])
 
 
 def test_every_checkov_skip_gives_a_reason() -> None:

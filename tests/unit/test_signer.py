@@ -1,4 +1,4 @@
-"""greenlight.green.signer and greenlight.green.checksum against the reference vectors and the official SDK.
+"""greenlight.green.signer and greenlight.green.checksum against the SDK's vectors (docs/green-protocol.md §3.11) and the official SDK.
 
 The SDK (aliyun-python-sdk-core 2.16.1) is the oracle: for random inputs our signer must produce its
 string to sign and headers, and its requests must pass the emulator's gateway verifier.
@@ -26,7 +26,7 @@ from green_emulator.gateway import Account, Gateway, NonceCache, ReceivedRequest
 from greenlight.green.checksum import callback_checksum, verify_callback_checksum
 from greenlight.green.signer import Credentials, content_md5, http_date, sign_request, signature, string_to_sign
 
-VECTORS_PATH = Path("/work/shared/reference/green-signing-vectors.json")
+VECTORS_PATH = Path(__file__).parent / "fixtures" / "signing_vectors.json"  # docs/green-protocol.md §3.11
 VECTORS: dict[str, Any] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 FIXED_DATE = "Tue, 14 Mar 2017 06:29:50 GMT"
 FIXED_EPOCH = parsedate_to_datetime(FIXED_DATE).timestamp()

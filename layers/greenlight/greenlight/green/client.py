@@ -51,7 +51,7 @@ FEEDBACK = ("ImageScanFeedback", "/green/image/feedback")
 # Operations whose request creates billed tasks: never retried when the answer, not the request, was lost.
 _CREATES_TASKS = frozenset({SYNC_SCAN[0], ASYNC_SCAN[0]})
 
-# Gateway error codes (docs/green-protocol.md, gateway errors) that no retry can fix.
+# Gateway error codes (docs/green-protocol.md, §8 Gateway and authentication errors) that no retry can fix.
 _AUTH_CODES = ("SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeyId", "InvalidAccessKeySecret",
                "InvalidSecurityToken", "InvalidTimeStamp", "Forbidden", "InvalidAction", "NoPermission")
 

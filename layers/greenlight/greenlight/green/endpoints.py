@@ -1,4 +1,4 @@
-"""Where Green is: the public endpoint of each region, or an override (docs/green-protocol.md, Endpoints).
+"""Where Green is: the public endpoint of each region, or an override (docs/green-protocol.md, §2.1 Hosts).
 
 Kept apart from the client so configuration can validate an endpoint without loading `requests`.
 """

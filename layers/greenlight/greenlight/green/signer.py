@@ -1,7 +1,7 @@
 """ROA HMAC-SHA1 request signing, exactly as Alibaba's official Python SDK computes it.
 
 Pure functions: the Date and the nonce are inputs, so every output can be pinned by a test.
-The layout (reference/green-image-api.md, section 2) is::
+The layout (docs/green-protocol.md, §3.2 String to sign) is::
 
     METHOD \\n Accept \\n Content-MD5 \\n Content-Type \\n Date \\n
     x-acs-* headers, lower-cased, sorted, "name:value\\n" each

@@ -1,4 +1,4 @@
-"""Green's limits, codes, and request and result shapes as typed values (docs/green-protocol.md, sections 4-5)."""
+"""Green's limits, codes, and request and result shapes as typed values (docs/green-protocol.md, §4-§5)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ REGIONS = ("cn-shanghai", "cn-beijing", "cn-shenzhen", "ap-southeast-1")
 KNOWN_SCENES = frozenset({"porn", "terrorism", "ad", "qrcode", "live", "logo"})
 SUGGESTION_RANK = {"pass": 0, "review": 1, "block": 2}
 
-# Per-task and top-level body codes (docs/green-protocol.md, section 5, the code table).
+# Per-task and top-level body codes (docs/green-protocol.md, §5.5 Code table).
 OK = 200
 PROCESSING = 280
 DOWNLOAD_FAILED_CODES = frozenset({403, 404, 480, 592})  # 401 (insecure URL or redirect) won't pass: INVALID
-MAX_FRAMES = 100  # frames Green checks in a multi-frame image when asked (its documented default)
+MAX_FRAMES = 100  # frames to ask Green to check in a multi-frame image (an older doc gives 100 as its default; §4.3)
 TOO_LARGE = 589
 BAD_FORMAT = 590
 EXPIRED = 594

@@ -44,6 +44,22 @@ def _clean_etag(etag: Any) -> str | None:
     return str(etag).strip('"') if etag else None
 
 
+def _text_or_none(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not a string")
+    return value
+
+
+def _sequencer(value: Any) -> str | None:
+    """S3's sequencer: a hex string (it orders writes to a key); anything else makes the event malformed."""
+    text = _text_or_none(value, "sequencer")
+    if text is not None and not (len(text) <= 64 and all(c in "0123456789abcdefABCDEF" for c in text)):
+        raise ValueError("sequencer is not hexadecimal")
+    return text
+
+
 def _from_eventbridge(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
     if body.get("source") != "aws.s3":
         return Ignored(f"unsupported_source:{str(body.get('source'))[:64]}")
@@ -58,8 +74,8 @@ def _from_eventbridge(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
             key=detail.object.key,
             size=_int_or_none(raw_object.get("size")),
             etag=_clean_etag(raw_object.get("etag") or raw_object.get("eTag")),
-            version_id=raw_object.get("version-id") or None,
-            sequencer=raw_object.get("sequencer") or None,
+            version_id=_text_or_none(raw_object.get("version-id"), "version-id"),
+            sequencer=_sequencer(raw_object.get("sequencer")),
             event_time=_normalise_time(body.get("time")),
         )
     ]
@@ -77,8 +93,8 @@ def _from_notification(body: dict[str, Any]) -> list[ObjectRef] | Ignored:
                 key=unquote_plus(raw_object["key"]),
                 size=_int_or_none(raw_object.get("size")),
                 etag=_clean_etag(raw_object.get("eTag") or raw_object.get("etag")),
-                version_id=raw_object.get("versionId") or None,
-                sequencer=raw_object.get("sequencer") or None,
+                version_id=_text_or_none(raw_object.get("versionId"), "versionId"),
+                sequencer=_sequencer(raw_object.get("sequencer")),
                 event_time=_normalise_time(record.get("eventTime")),
             )
         )

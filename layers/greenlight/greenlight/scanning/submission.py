@@ -178,13 +178,14 @@ class Submission:
         if result.outcome in (TaskOutcome.RETRY, TaskOutcome.FETCH_FAILED, TaskOutcome.PROCESSING):
             # Green refused this one task for now (throttled, busy, could not fetch): no task exists.
             tally.add(Outcome.GREEN_REFUSED_TASK)
-            logger.warning("Green refused the task", extra={"code": result.code, "msg": result.msg[:80]})
+            logger.warning("Green refused the task", extra={"code": result.code, "green_msg": result.msg[:80]})
             self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=retry_after)
             return RetryLater(f"Green answered {result.code} for this image")
         if terminal_state(result) is None:
             self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=retry_after)
             return RetryLater(f"Green answered {result.code} without a task id")
-        applied = apply_result(self.ports.store, result, record_id=item.obj.data_id, by=self.by)
+        by = "sync" if self.settings.scan_mode == "sync" else self.by  # the record's source of its verdict
+        applied = apply_result(self.ports.store, result, record_id=item.obj.data_id, by=by)
         tally.add(applied.outcome)
         return Settled(applied.outcome, result.suggestion or f"green_{result.code}")
 

@@ -1,4 +1,9 @@
-"""The callback handler with the events/ payloads, against moto server."""
+"""The callback handler with the events/ payloads: the HTTP API event shapes, the callback secret in
+Secrets Manager and the verdict table, on moto server.
+
+The callback's decisions (the order of checks, rotation, replays, malformed content, which records
+a genuine result may change) are tested on fakes in tests/unit/test_callback_logic.py.
+"""
 
 from __future__ import annotations
 
@@ -6,52 +11,64 @@ import base64
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
-from aws_helpers import FIXTURE, load_event
 
 import callback_handler
-from greenlight.events import ObjectRef
-from greenlight.green.checksum import callback_checksum
-from greenlight.states import State
-from greenlight.store import VerdictRecord, VerdictStore
+from greenlight.aws.s3_events import parse_message
+from greenlight.aws.verdict_table import DynamoVerdictStore
+from greenlight.domain.identity import ObjectRef
+from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import State
 from greenlight_local.stack import LocalStack
+from integration.aws_helpers import FIXTURE, load_event
 
 pytestmark = pytest.mark.integration
-FIXTURE_OBJECT = ObjectRef(FIXTURE["bucket"], FIXTURE["key"], size=FIXTURE["size"], etag=FIXTURE["etag"])
+
+
+def fixture_object() -> ObjectRef:
+    """The object version the events/ payloads are about, as the submit event announces it."""
+    [message] = load_event("submit/eventbridge-object-created.json")["Records"]
+    announced = parse_message(message["body"])
+    assert isinstance(announced, list)
+    [obj] = announced
+    assert obj.data_id == FIXTURE["data_id"]  # the callback payloads' dataId
+    return obj
 
 
 @pytest.fixture
-def store(stack: LocalStack, function_env: Callable[..., None]) -> VerdictStore:
+def store(stack: LocalStack, function_env: Callable[..., None]) -> DynamoVerdictStore:
     """The callback function's environment, with the events/ fixture's uid, seed and token in the secret."""
     stack.update_secret(**FIXTURE["secret"])
     function_env("callback")
-    return VerdictStore(stack.client("dynamodb"), stack.table)
+    return DynamoVerdictStore(stack.client("dynamodb"), stack.table)
 
 
 @pytest.fixture
-def pending(store: VerdictStore) -> VerdictStore:
-    """The events/ fixture's object PENDING under its task."""
-    claim = store.claim(FIXTURE_OBJECT, lease_seconds=60)
-    assert claim.lease_token
-    assert store.mark_pending(FIXTURE_OBJECT.data_id, lease_token=claim.lease_token, task_id=FIXTURE["task_id"],
-                              due_at=0, url_expires_at=None)
+def pending(store: DynamoVerdictStore) -> DynamoVerdictStore:
+    """The events/ fixture's object PENDING under its task, as submit leaves it."""
+    obj = fixture_object()
+    claim = store.claim(obj, lease_seconds=60, max_attempts=3, by="submit")
+    assert claim.claimed and claim.lease_token
+    assert store.mark_pending(obj.data_id, lease_token=claim.lease_token, task_id=FIXTURE["task_id"], due_at=0,
+                              url_expires_at=None, details=None, by="submit")
     return store
 
 
-def record(store: VerdictStore) -> VerdictRecord:
-    found = store.get(FIXTURE_OBJECT.data_id)
+def record(store: DynamoVerdictStore) -> VerdictRecord:
+    found = store.get(FIXTURE["data_id"])
     assert found is not None
     return found
 
 
 def call(event: dict[str, Any], context: Callable[..., Any]) -> tuple[int, dict[str, Any]]:
     response = callback_handler.lambda_handler(event, context())
+    assert response["headers"]["Content-Type"] == "application/json"
     return int(response["statusCode"]), json.loads(response["body"] or "{}")
 
 
-def test_a_genuine_callback_records_the_verdict_once(pending: VerdictStore, context: Callable[..., Any]) -> None:
+def test_a_genuine_callback_records_the_verdict_once(pending: DynamoVerdictStore,
+                                                     context: Callable[..., Any]) -> None:
     event = load_event("callback/result-good-checksum.json")
 
     status, body = call(event, context)
@@ -59,12 +76,12 @@ def test_a_genuine_callback_records_the_verdict_once(pending: VerdictStore, cont
     assert (status, body) == (200, {"ok": True, "applied": True})
     after = record(pending)
     assert (after.state, after.suggestion, after.source) == (State.FINAL, "block", "callback")
-    assert after.scenes["porn"]["label"] == "porn"
+    assert after.scenes["porn"] == {"label": "porn", "suggestion": "block", "rate": 99.6}
+    assert after.due_at is None and after.history[-1]["by"] == "callback"
 
     # Green retries (or an attacker replays): still 200, nothing changes
-    status, body = call(event, context)
-    assert (status, body) == (200, {"ok": True, "applied": False})
-    assert record(pending).rev == after.rev
+    assert call(event, context) == (200, {"ok": True, "applied": False})
+    assert record(pending) == after
 
 
 @pytest.mark.parametrize(("name", "status"), [
@@ -77,7 +94,7 @@ def test_a_genuine_callback_records_the_verdict_once(pending: VerdictStore, cont
     ("callback/sam-http-api-proxy.json", 404),
 ])
 def test_bad_callbacks_get_a_4xx_with_a_message_and_change_nothing(
-        name: str, status: int, pending: VerdictStore, context: Callable[..., Any]) -> None:
+        name: str, status: int, pending: DynamoVerdictStore, context: Callable[..., Any]) -> None:
     before = record(pending)
 
     got, body = call(load_event(name), context)
@@ -88,89 +105,10 @@ def test_bad_callbacks_get_a_4xx_with_a_message_and_change_nothing(
     assert record(pending) == before
 
 
-def _post(content: str, checksum: str, token: str = FIXTURE["secret"]["callback_token"]) -> dict[str, Any]:
-    event = load_event("callback/result-good-checksum.json")
-    body = urlencode({"checksum": checksum, "content": content})
-    event["body"] = body
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/callback/{token}"
-    event["pathParameters"] = {"token": token}
-    return event
-
-
-def test_a_body_over_the_cap_gets_413(pending: VerdictStore, context: Callable[..., Any]) -> None:
-    event = _post("x" * 300_000, "0" * 64)
-
-    status, _ = call(event, context)
-
-    assert status == 413
-
-
-def test_base64_bodies_are_decoded(pending: VerdictStore, context: Callable[..., Any]) -> None:
+def test_base64_bodies_are_decoded(pending: DynamoVerdictStore, context: Callable[..., Any]) -> None:
     event = load_event("callback/result-good-checksum.json")
     event["body"] = base64.b64encode(event["body"].encode()).decode()
     event["isBase64Encoded"] = True
 
     assert call(event, context) == (200, {"ok": True, "applied": True})
-
-
-def test_the_previous_seed_is_accepted_during_a_rotation(
-        pending: VerdictStore, stack: LocalStack, context: Callable[..., Any]) -> None:
-    # Given a rotated secret: a new seed, the old one kept as previous_seed
-    stack.update_secret(previous_seed=stack.secret()["seed"], seed="aFreshSeed42")
-
-    # A callback signed with the old seed (a task submitted before the rotation) still counts
-    assert call(load_event("callback/result-good-checksum.json"), context)[0] == 200
     assert record(pending).state is State.FINAL
-
-
-def test_a_valid_checksum_for_another_task_changes_nothing(pending: VerdictStore,
-                                                           context: Callable[..., Any]) -> None:
-    secret = FIXTURE["secret"]
-    content = json.dumps({"code": 200, "msg": "OK", "dataId": FIXTURE["data_id"], "taskId": "img-someone-else",
-                          "results": [{"scene": "porn", "label": "normal", "suggestion": "pass", "rate": 99.0}]})
-    event = _post(content, callback_checksum(secret["uid"], secret["seed"], content))
-
-    assert call(event, context) == (200, {"ok": True, "applied": False})
-    assert record(pending).state is State.PENDING
-
-
-def test_a_download_failure_makes_the_record_due_for_the_poller(pending: VerdictStore,
-                                                                context: Callable[..., Any]) -> None:
-    secret = FIXTURE["secret"]
-    content = json.dumps({"code": 480, "msg": "DOWNLOAD_FAILED", "dataId": FIXTURE["data_id"],
-                          "taskId": FIXTURE["task_id"]})
-    event = _post(content, callback_checksum(secret["uid"], secret["seed"], content))
-
-    assert call(event, context) == (200, {"ok": True, "applied": False})
-    after = record(pending)
-    assert after.state is State.PENDING
-    assert after.due_at is not None and after.due_at <= __import__("time").time()
-
-
-def test_a_result_that_outruns_submit_is_refused_so_green_retries_it(
-        store: VerdictStore, context: Callable[..., Any]) -> None:
-    # Given the fixture object claimed by submit, but its task id not yet recorded
-    claim = store.claim(FIXTURE_OBJECT, lease_seconds=60)
-
-    status, body = call(load_event("callback/result-good-checksum.json"), context)
-
-    assert status == 409 and "retry" in body["message"]
-    assert record(store).state is State.RECEIVED
-
-    # Once submit records the task, Green's retry is applied
-    assert claim.lease_token and store.mark_pending(FIXTURE_OBJECT.data_id, lease_token=claim.lease_token,
-                                                    task_id=FIXTURE["task_id"], due_at=0, url_expires_at=None)
-    assert call(load_event("callback/result-good-checksum.json"), context)[0] == 200
-    assert record(store).state is State.FINAL
-
-
-def test_the_previous_path_token_works_during_a_rotation_and_not_after(
-        pending: VerdictStore, stack: LocalStack, context: Callable[..., Any]) -> None:
-    stack.update_secret(previous_callback_token=stack.secret()["callback_token"],
-                        callback_token="a-new-unguessable-token")
-    event = load_event("callback/result-good-checksum.json")  # addressed to the old token
-
-    assert call(event, context)[0] == 200
-
-    stack.update_secret(previous_callback_token="")  # the rotation window is over
-    assert call(event, context)[0] == 404

@@ -1,36 +1,42 @@
-"""The poll handler: results for pending records, rescans of lost tasks, bounded work."""
+"""The poll handler end to end: the verdict table on moto, presigned S3 URLs and the Green emulator.
+
+The poller's decisions (rechecks, rescans, give-ups, recoveries, the batch window and limit) are
+tested on fakes in tests/unit/test_poll_logic.py; these prove the real adapters carry them out.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_helpers import load_event, receive_sqs_event, upload
 
 import poll_handler
 import submit_handler
 from green_emulator import RunningEmulator, make_image
-from greenlight.states import State
-from greenlight.store import VerdictRecord, VerdictStore
+from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import State
 from greenlight_local.processes import wait_until
-from greenlight_local.stack import LocalStack
+from greenlight_local.stack import LocalStack, all_records
+from integration.aws_helpers import load_event, receive_sqs_event, upload
 
 pytestmark = pytest.mark.integration
 SCHEDULE = load_event("poll/sam-scheduled-event.json")
 
 
 def records(stack: LocalStack) -> dict[str, VerdictRecord]:
-    return {r.key: r for r in VerdictStore(stack.client("dynamodb"), stack.table).scan_all()}
+    return {r.key: r for r in all_records(stack)}
 
 
 def submit(stack: LocalStack, function_env: Callable[..., None], context: Callable[..., Any],
            keys: list[str]) -> None:
+    """Upload `keys` and run the submit handler on their queue messages (no callback URL: only the
+    poller can record the verdicts)."""
     function_env("submit", POLL_GRACE_SECONDS="0")
     for index, key in enumerate(keys):
         upload(stack, key, make_image(seed=index))
     assert submit_handler.lambda_handler(receive_sqs_event(stack, len(keys)), context()) == {"batchItemFailures": []}
+    assert all(r.state is State.PENDING for r in records(stack).values())
 
 
 def poll(function_env: Callable[..., None], context: Callable[..., Any], seconds: float = 30, **env: str) -> Any:
@@ -39,28 +45,27 @@ def poll(function_env: Callable[..., None], context: Callable[..., Any], seconds
     return poll_handler.lambda_handler(SCHEDULE, context(seconds=seconds))
 
 
-def test_processing_tasks_stay_pending_then_the_verdict_is_recorded(
+def test_submitted_images_reach_final_through_the_poller(
         stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
         context: Callable[..., Any]) -> None:
-    emulator.set_faults(processing_delay=1.5)
+    emulator.set_faults(processing_delay=3.0)
     submit(stack, function_env, context, ["p1.png", "p2.png"])
 
+    # Right after submission the emulator is still processing: asked, nothing finished yet
     first = poll(function_env, context)
 
-    assert (first["asked"], first["processing"], first["finished"]) == (2, 2, 0)
-    assert all(r.state is State.PENDING for r in records(stack).values())
+    assert (first["due"], first["asked"], first["requests"], first["finished"]) == (2, 2, 1, 0)
+    assert all(r.state is State.PENDING and r.last_code == 280 for r in records(stack).values())
 
-    def finished() -> bool:
-        summary = poll(function_env, context)
-        return bool(summary["finished"]) or all(r.state is State.FINAL for r in records(stack).values())
-
-    wait_until(finished, timeout=15, interval=0.5, what="poll to record the verdicts")
+    wait_until(lambda: poll(function_env, context) is not None
+               and all(r.state is State.FINAL for r in records(stack).values()),
+               timeout=15, interval=0.5, what="poll to record the verdicts")
     final = records(stack)
-    assert all(r.state is State.FINAL and r.source == "poll" for r in final.values())
+    assert all(r.source == "poll" and r.suggestion and r.scenes and r.due_at is None for r in final.values())
     assert emulator.stats()["calls"]["results"] >= 2
 
 
-def test_an_expired_task_is_scanned_again_with_a_fresh_url(
+def test_a_task_the_emulator_forgot_is_scanned_again_with_a_fresh_url(
         stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
         context: Callable[..., Any]) -> None:
     # Green forgets every finished task at once (as after its 1-hour retention)
@@ -72,75 +77,29 @@ def test_an_expired_task_is_scanned_again_with_a_fresh_url(
 
     summary = poll(function_env, context)
 
-    assert summary["resubmitted"] == 1
+    assert summary["rescanned"] == 1
     again = records(stack)["lost.png"]
-    assert again.state is State.PENDING
-    assert again.attempts == 2 and again.task_id != original.task_id
+    assert again.state is State.PENDING and again.reason == "green_594"
+    assert again.attempts == 2 and again.task_id not in (None, original.task_id)
     assert again.task_ids == {original.task_id, again.task_id}
-    assert again.reason == "green_594"
     assert [h["to"] for h in again.history] == ["RECEIVED", "PENDING", "PENDING"]
+    assert again.url_expires_at and original.url_expires_at and again.url_expires_at >= original.url_expires_at
 
-    # Green keeps it this time: the next poll records the verdict
-    wait_until(lambda: poll(function_env, context) and records(stack)["lost.png"].state is State.FINAL,
+    # The emulator keeps it this time (it downloads the fresh URL): the next polls record the verdict
+    wait_until(lambda: poll(function_env, context) is not None and records(stack)["lost.png"].state is State.FINAL,
                timeout=15, interval=0.5, what="the verdict after the rescan")
+    stats = emulator.stats()
+    assert (stats["calls"]["asyncscan"], stats["downloads"]) == (2, 2)  # the fresh URL was fetched
 
 
-def test_after_the_last_attempt_the_record_is_an_error_with_the_reason(
+def test_with_no_time_left_the_handler_stops_without_asking_green(
         stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
         context: Callable[..., Any]) -> None:
-    emulator.set_faults(download_failure_rate=1.0, processing_delay=0.0)
-    submit(stack, function_env, context, ["never.png"])
-
-    def settled() -> bool:
-        poll(function_env, context, MAX_SCAN_ATTEMPTS="2")
-        return records(stack)["never.png"].state is State.ERROR
-
-    wait_until(settled, timeout=20, interval=0.3, what="the record to give up")
-    record = records(stack)["never.png"]
-    assert record.reason == "gave_up_after_green_480"
-    assert record.attempts == 2
-
-
-def test_a_run_handles_at_most_its_batch_limit_and_the_rest_stay_due(
-        stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
-        context: Callable[..., Any]) -> None:
-    emulator.set_faults(processing_delay=0.0)
-    submit(stack, function_env, context, [f"many/{i}.png" for i in range(5)])
-    time.sleep(0.3)  # lets the emulator finish the five downloads; the assertions below do not depend on it
-
-    first = poll(function_env, context, POLL_BATCH_LIMIT="3")
-    second = poll(function_env, context, POLL_BATCH_LIMIT="3")
-
-    assert first["due"] == 3 and second["due"] <= 3
-    wait_until(lambda: poll(function_env, context, POLL_BATCH_LIMIT="3") is not None
-               and all(r.state is State.FINAL for r in records(stack).values()),
-               timeout=15, interval=0.3, what="every record final")
-
-
-def test_with_no_time_left_the_run_stops_without_asking_green(
-        stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
-        context: Callable[..., Any]) -> None:
+    # The handler turns the Lambda context's remaining milliseconds into the logic's budget in seconds
     submit(stack, function_env, context, ["budget.png"])
 
-    summary = poll(function_env, context, seconds=3)
+    summary = poll(function_env, context, seconds=3, TIME_RESERVE_SECONDS="5")
 
     assert summary["stopped_early"] is True
     assert emulator.stats()["calls"]["results"] == 0
     assert records(stack)["budget.png"].state is State.PENDING
-
-
-def test_a_partial_request_waits_for_the_batch_window(
-        stack: LocalStack, function_env: Callable[..., None], emulator: RunningEmulator,
-        context: Callable[..., Any]) -> None:
-    emulator.set_faults(processing_delay=0.0)
-    submit(stack, function_env, context, ["w1.png", "w2.png", "w3.png"])
-
-    waiting = poll(function_env, context, POLL_BATCH_WINDOW_SECONDS="60")
-
-    # Three due records are fewer than a full request of 100: they wait, and Green is not asked
-    assert (waiting["deferred"], waiting["asked"], waiting["requests"]) == (3, 0, 0)
-    assert emulator.stats()["calls"]["results"] == 0
-
-    # Once the oldest has been due for the window (here: a window of 0), one request asks for all
-    asked = poll(function_env, context, POLL_BATCH_WINDOW_SECONDS="0")
-    assert (asked["deferred"], asked["asked"], asked["requests"]) == (0, 3, 1)

@@ -12,6 +12,7 @@ already final record changes nothing and still gets 200, so Green stops retrying
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from greenlight.runtime.observability import logger, object_context
 from greenlight.scanning.results import apply_result
 
 FORM_TYPE = "application/x-www-form-urlencoded"
+RECORD_ID = re.compile(r"v-[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def handle_callback(*, token: str, content_type: str | None, body: bytes | None,
 
 
 def _apply(result: TaskResult, store: VerdictStore, tally: Tally, clock: Callable[[], float]) -> Reply:
-    record_id = result.data_id
+    # Only ids of our own shape name a record (Green echoes the dataIds we sent); else look the task up.
+    record_id = result.data_id if result.data_id and RECORD_ID.fullmatch(result.data_id) else None
     if record_id is None and result.task_id:
         found = store.find_by_task(result.task_id)
         record_id = found.id if found else None

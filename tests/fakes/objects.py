@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.inspection import (
@@ -77,6 +78,9 @@ class InMemoryObjects:
         return judge_head(len(found.body), found.content_type, found.body[:SNIFF_BYTES], max_bytes)
 
     def presign(self, obj: ObjectRef) -> PresignedUrl:
-        version = f"?versionId={obj.version_id}&" if obj.versioned else "?"
-        url = f"https://{obj.bucket}.s3.amazonaws.com/{obj.key}{version}X-Amz-Signature=fake{'x' * self.url_padding}"
+        # The key and version id percent-encoded as S3 signs them: a URL's length (Green takes at most
+        # 2048 characters) grows threefold with each non-ASCII character of the key.
+        version = f"?versionId={quote(str(obj.version_id), safe='')}&" if obj.versioned else "?"
+        url = (f"https://{obj.bucket}.s3.amazonaws.com/{quote(obj.key, safe='/~')}{version}"
+               f"X-Amz-Signature=fake{'x' * self.url_padding}")
         return PresignedUrl(url=url, expires_at=self._clock() + self.url_expiry)

@@ -7,6 +7,7 @@ table on moto, so the two cannot drift.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -25,6 +26,13 @@ from greenlight.domain.record import (
 )
 from greenlight.domain.states import ALLOWED_FROM, State
 from greenlight.green.wire import TaskResult
+
+_RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(VerdictRecord))
+
+
+def _record_details(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The details a record shows: the table stores other names as attributes VerdictRecord does not read."""
+    return {name: value for name, value in (details or {}).items() if name in _RECORD_FIELDS}
 
 
 class InMemoryVerdictStore:
@@ -144,7 +152,7 @@ class InMemoryVerdictStore:
                 return False
             return self._change(record_id, State.PENDING, now, by, history_task=task_id,
                                 **self._submitted(record, now, task_id, due_at, url_expires_at),
-                                lease_token=None, lease_until=None, **dict(details or {}))
+                                lease_token=None, lease_until=None, **_record_details(details))
 
     def resubmitted(self, record_id: str, *, task_id: str, due_at: float, url_expires_at: float | None,
                     reason: str, by: str) -> bool:
@@ -160,7 +168,7 @@ class InMemoryVerdictStore:
                result: TaskResult | None = None, details: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         changes: dict[str, Any] = {"finished_at": iso(now), "source": by, "reason": reason,
-                                   **{k: v for k, v in (details or {}).items() if v is not None}}
+                                   **{k: v for k, v in _record_details(details).items() if v is not None}}
         if result is not None:
             changes["result_code"] = result.code
             if result.task_id:

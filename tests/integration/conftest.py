@@ -1,16 +1,18 @@
-"""Fixtures for tests against moto in server mode: the stack from template.yaml, and a function's
-environment pointed at moto and the Green emulator, as Lambda would see it."""
+"""The integration tier: real adapters against moto in server mode (the stack from template.yaml)
+and the local Green emulator, with a function's environment as Lambda would see it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from types import ModuleType
 
 import pytest
 from aws_helpers import FIXTURE
 
 from green_emulator import RunningEmulator
-from greenlight import wiring
+from greenlight.aws.clients import aws_client
 from greenlight_local.context import LambdaContext
+from greenlight_local.functions import function_environment, handler_module
 from greenlight_local.moto_server import MotoServer
 from greenlight_local.stack import LocalStack, create_stack
 
@@ -55,17 +57,24 @@ def green_secret(stack: LocalStack, emulator: RunningEmulator) -> dict[str, str]
 def function_env(stack: LocalStack, green_secret: dict[str, str], emulator: RunningEmulator,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     """use("submit", CALLBACK_URL=..., ...): the function's environment from the template, pointed at
-    moto and the emulator, with overrides; the composition root is rebuilt for it."""
+    moto and the emulator (greenlight_local.functions, as the local pipeline does), with overrides;
+    the handler's dependencies are built afresh from it."""
+    used: list[ModuleType] = []
 
     def use(function: str, **overrides: str) -> None:
-        environment = {**stack.functions[function].environment, "GREEN_ENDPOINT": emulator.url,
-                       "CALLBACK_URL": "", "SECRET_MAX_AGE": "0", **overrides}
+        aws_client.cache_clear()  # clients read credentials (a session token, say) when built
+        environment = function_environment(stack, function, green_endpoint=emulator.url,
+                                           callback_url=overrides.pop("CALLBACK_URL", ""), process=overrides)
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        wiring.reset()
+        module = handler_module(stack.functions[function])
+        module.dependencies.override(None)
+        used.append(module)
 
     yield use
-    wiring.reset()
+    for module in used:
+        module.dependencies.override(None)
+    aws_client.cache_clear()
 
 
 @pytest.fixture

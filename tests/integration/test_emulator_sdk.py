@@ -22,7 +22,7 @@ from unittest import mock
 
 import pytest
 import requests
-from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkgreen.request.v20180509.ImageAsyncScanRequest import ImageAsyncScanRequest
@@ -194,12 +194,28 @@ def test_nonce_replay_is_refused_only_when_a_nonce_is_sent(emulator: RunningEmul
     assert emulator.stats()["gateway_rejections"] == {"SignatureNonceUsed": 1}
 
 
+def test_sdk_surfaces_gateway_throttling_and_a_lost_answer(emulator: RunningEmulator,
+                                                           scan_payload: Callable[..., dict[str, Any]]) -> None:
+    client = acs_client(emulator.port, emulator.config.access_key_id, emulator.config.access_key_secret)
+    emulator.set_faults(gateway_throttle_rate=1)
+    throttled = server_error(client, acs_request(ImageAsyncScanResultsRequest, ["img1"]))
+    emulator.set_faults(gateway_throttle_rate=0, answer_lost_rate=1)
+
+    with pytest.raises(ClientException) as lost:
+        client.do_action_with_exception(acs_request(ImageAsyncScanRequest, scan_payload()))
+
+    assert (throttled.get_http_status(), throttled.get_error_code()) == (400, "Throttling.User")
+    assert throttled.get_error_msg() == "Request was denied due to user flow control."
+    assert lost.value.get_error_code() == "SDK.HttpError"
+    assert emulator.stats()["faults"] == {"gateway_throttle": 1, "answer_lost": 1}
+
+
 # -- python -m green_emulator ----------------------------------------------------------------------
 
 @pytest.fixture
 def emulator_process() -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GREEN_EMULATOR_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "local"), str(REPO / "layers" / "greenlight")])
+    env["PYTHONPATH"] = str(REPO / "local")  # the emulator needs nothing from the product's layer
     env["GREEN_EMULATOR_PORT"] = "0"
     process = subprocess.Popen([sys.executable, "-m", "green_emulator", "--processing-delay", "0.1"],
                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -1,4 +1,5 @@
-"""greenlight.green.signer and greenlight.green.checksum against the SDK's vectors (docs/green-protocol.md §3.11) and the official SDK.
+"""greenlight.green.signer and greenlight.green.checksum against the official SDK's vectors
+(docs/green-protocol.md §3.11) and the SDK itself.
 
 The SDK (aliyun-python-sdk-core 2.16.1) is the oracle: for random inputs our signer must produce its
 string to sign and headers, and its requests must pass the emulator's gateway verifier.

@@ -86,8 +86,12 @@ class Dispatcher:
         if result is None:
             # Green's answer left this task out: it may exist; counting the attempt is the safe side.
             return NotSent("green_answer_left_it_out", maybe_accepted=True)
-        if self._mode == "async" and result.code == OK and result.task_id:
-            return Sent(result.task_id)
+        if self._mode == "async" and result.code == OK:
+            if result.task_id:
+                return Sent(result.task_id)
+            # Accepted, but we cannot know which task: it exists, so the attempt counts; its callback
+            # (by dataId) or a later scan settles the record.
+            return NotSent("green_accepted_without_a_task_id", maybe_accepted=True)
         return Answered(result)
 
 

@@ -1,6 +1,6 @@
 # greenlight - the Makefile is the interface: a person and CI run the same targets.
 #   make demo     set everything up and run the whole pipeline locally (IMAGES=dir for your own images)
-#   make test     set everything up, lint, and run every test
+#   make test     set everything up, lint, and run every test tier
 #   make help     the rest
 
 SHELL := /bin/bash
@@ -23,7 +23,7 @@ CHECKOV := .venv-checkov/bin/checkov
 PYPATH := layers/greenlight:local
 SRC := layers/greenlight/greenlight functions local
 
-.PHONY: help demo test lint unit emulator chaos bench build deploy lock clean
+.PHONY: help demo test lint unit integration e2e emulator chaos bench build deploy lock clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -50,7 +50,7 @@ help:
 demo: .venv/.done ## run the pipeline locally on sample images (IMAGES=dir for your own; SYNC=1 for sync mode)
 	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.demo $(if $(IMAGES),--images "$(IMAGES)") $(if $(SYNC),--sync)
 
-test: lint unit ## lint everything and run every test
+test: lint unit integration e2e ## lint everything and run every test tier
 
 lint: .venv/.done .venv-tools/.done .venv-checkov/.done ## ruff, mypy, cfn-lint, sam validate --lint, checkov
 	.venv/bin/ruff check .
@@ -59,8 +59,16 @@ lint: .venv/.done .venv-tools/.done .venv-checkov/.done ## ruff, mypy, cfn-lint,
 	$(TOOLS)/sam validate --lint
 	$(CHECKOV) -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
-unit: .venv/.done ## pytest: unit, integration (moto server + emulator) and end-to-end tests
-	$(APP) -m pytest -q -p no:cacheprovider
+PYTEST := $(APP) -m pytest -q -p no:cacheprovider
+
+unit: .venv/.done ## tests without any server: logic on fakes, pure functions, the template (< 30 s)
+	$(PYTEST) tests/unit
+
+integration: .venv/.done ## real adapters against moto server and the Green emulator on 127.0.0.1
+	$(PYTEST) tests/integration
+
+e2e: .venv/.done ## the whole local pipeline, including a small seeded chaos run
+	$(PYTEST) tests/e2e
 
 emulator: .venv/.done ## the Green emulator in the foreground (GREEN_EMULATOR_PORT, default 8600)
 	PYTHONPATH=$(PYPATH) $(APP) -m green_emulator

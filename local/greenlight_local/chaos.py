@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from green_emulator import make_image
-from greenlight.domain.states import ALLOWED_FROM, TERMINAL, State
 from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import ALLOWED_FROM, TERMINAL, State
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 from greenlight_local.processes import ROOT
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from green_emulator import make_image
 from greenlight.domain.inspection import sniff_image
-from greenlight.domain.states import TERMINAL, State
 from greenlight.domain.record import VerdictRecord
+from greenlight.domain.states import TERMINAL, State
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 
 

@@ -79,6 +79,10 @@ class LocalStack:
                 sm.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **mine}))
         return self.secret()
 
+    def table_stream_arn(self) -> str:
+        """The verdict table's stream (every change, old and new image), as Lambda would read it."""
+        return str(self.client("dynamodb").describe_table(TableName=self.table)["Table"]["LatestStreamArn"])
+
     def to_json(self) -> dict[str, Any]:
         return {
             "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket, "queue_url": self.queue_url,
@@ -149,6 +153,8 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         if props.get("SSESpecification"):
             kwargs["SSESpecification"] = {"Enabled": bool(props["SSESpecification"].get("SSEEnabled"))}
+        if props.get("StreamSpecification"):
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         ddb.create_table(**kwargs)
         if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={

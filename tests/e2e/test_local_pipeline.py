@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from greenlight.states import TERMINAL
+from greenlight.domain.states import TERMINAL
 from greenlight_local.demo import builtin_samples, mismatches
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from green_emulator import make_image
-from greenlight.states import TERMINAL
+from greenlight.domain.states import TERMINAL
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 
 pytestmark = pytest.mark.e2e

@@ -124,6 +124,7 @@ def test_inspect_reads_the_announced_version_of_a_versioned_key(subject: Subject
     bucket = subject.versioned
     image = bucket.put("avatar.png", PNG, "image/png")
     text = bucket.put("avatar.png", TEXT, "text/plain")
+    assert image.versioned and text.versioned and image.version_id != text.version_id
 
     # Then each event's version is judged on its own bytes
     assert bucket.objects.inspect(image, MAX_IMAGE_BYTES) == ObjectInfo(len(PNG), "image/png", "png")

@@ -1,4 +1,7 @@
-"""Parsing SQS message bodies into the S3 objects they announce."""
+"""Parsing SQS message bodies into the S3 objects they announce (greenlight.aws.s3_events).
+
+What an announced object's identity and order mean is tested in test_identity.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from greenlight.events import Ignored, ObjectRef, parse_message
+from greenlight.aws.s3_events import Ignored, parse_message
+from greenlight.domain.identity import ObjectRef
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -27,13 +31,16 @@ def test_eventbridge_object_created_is_decoded_like_an_s3_notification_key() -> 
 
 
 def test_s3_notification_in_sqs_gives_the_same_object_as_eventbridge() -> None:
+    # The two announcements of one write: event times a second apart, the same sequencer
     [notification] = bodies("submit/s3-notification.json")
     [eventbridge] = bodies("submit/eventbridge-object-created.json")
 
     [from_notification] = parse_message(notification)  # type: ignore[misc]
     [from_eventbridge] = parse_message(eventbridge)  # type: ignore[misc]
 
+    assert from_notification.event_time != from_eventbridge.event_time
     assert from_notification.data_id == from_eventbridge.data_id
+    assert from_notification.order == from_eventbridge.order
     assert from_notification.key == "photos/red flower+1.jpg"
 
 
@@ -58,6 +65,12 @@ def test_unicode_keys_and_version_ids_are_read() -> None:
     ('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectRemoved:Delete", "s3": {}}]}',
      "no_object_created_records"),
     ("Hello from SQS!", "malformed_body"),
+    ('{"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {"name": "b"}, '
+     '"object": {"key": "k", "sequencer": ["0A"]}}}', "malformed_event"),
+    ('{"detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {"name": "b"}, '
+     '"object": {"key": "k", "sequencer": "not-hex"}}}', "malformed_event"),
+    ('{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, '
+     '"object": {"key": "k", "versionId": 7}}}]}', "malformed_event"),
 ])
 def test_messages_that_announce_nothing_are_ignored_with_a_reason(body: str, reason: str) -> None:
     assert parse_message(body) == Ignored(reason)
@@ -78,26 +91,6 @@ def test_sam_generated_s3_put_event_is_understood() -> None:
     [ref] = parse_message(event)  # type: ignore[misc]
 
     assert (ref.bucket, ref.key, ref.size) == ("greenlight-uploads", "photos/red flower+1.jpg", 1024)
-
-
-def test_versions_of_one_key_share_a_head_but_not_a_data_id() -> None:
-    a = ObjectRef("b", "k.png", etag="1", version_id="v1")
-    b = ObjectRef("b", "k.png", etag="2", version_id="v2")
-    unversioned = ObjectRef("b", "k.png", etag="1", version_id="null")
-
-    assert a.head_id == b.head_id == unversioned.head_id
-    assert len({a.data_id, b.data_id, unversioned.data_id}) == 3
-    assert unversioned.version_token == "e:1"
-
-
-def test_order_follows_the_sequencer_padded_then_the_event_time() -> None:
-    older = ObjectRef("b", "k", sequencer="0055", event_time="2026-01-01T00:00:01.000000Z")
-    newer = ObjectRef("b", "k", sequencer="0056", event_time="2026-01-01T00:00:00.000000Z")
-    tie_later = ObjectRef("b", "k", sequencer="0055", event_time="2026-01-01T00:00:02.000000Z")
-
-    assert older.order < newer.order
-    assert older.order < tie_later.order
-    assert len(older.order.split("|")[0]) == 32
 
 
 def test_epoch_event_times_are_normalised_to_sortable_iso() -> None:

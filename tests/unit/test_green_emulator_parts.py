@@ -221,8 +221,8 @@ def test_plain_images_of_every_accepted_format_decode(fmt: str) -> None:
 def test_make_image_is_deterministic_and_seeded() -> None:
     assert make_image(seed=5) == make_image(seed=5)
     assert make_image(seed=5) != make_image(seed=6)
-    with pytest.raises(ValueError, match="PNG or JPEG"):
-        make_image(BLOCK, fmt="GIF")
+    with pytest.raises(ValueError, match="PNG, JPEG or GIF"):
+        make_image(BLOCK, fmt="BMP")
 
 
 def test_default_rule_and_script_selection() -> None:

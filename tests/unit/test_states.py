@@ -1,12 +1,16 @@
-"""The state machine table and the per-task code table."""
+"""The state machine table, the per-task code table, what a result means for a record, and the
+outcomes a terminal state counts as."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.states import ALLOWED_FROM, TERMINAL, State, is_allowed
+from greenlight.domain.verdicts import terminal_state
 from greenlight.green.wire import SceneResult, TaskOutcome, TaskResult, classify_task_code
-from greenlight.results import terminal_state
-from greenlight.states import ALLOWED_FROM, TERMINAL, State, is_allowed
 
 
 @pytest.mark.parametrize("terminal", sorted(TERMINAL))
@@ -24,10 +28,13 @@ def test_pending_never_goes_back_to_received() -> None:
 
 
 @pytest.mark.parametrize(("code", "outcome"), [
-    (200, TaskOutcome.DONE), (280, TaskOutcome.PROCESSING), (480, TaskOutcome.RETRY), (403, TaskOutcome.RETRY),
-    (404, TaskOutcome.RETRY), (592, TaskOutcome.RETRY), (594, TaskOutcome.RETRY), (500, TaskOutcome.RETRY),
-    (588, TaskOutcome.RETRY), (589, TaskOutcome.UNSUPPORTED), (590, TaskOutcome.UNSUPPORTED),
-    (400, TaskOutcome.INVALID), (596, TaskOutcome.INVALID), (401, TaskOutcome.INVALID),
+    (200, TaskOutcome.DONE), (280, TaskOutcome.PROCESSING),
+    # Green could not download the image: re-inspect the object before scanning it again
+    (403, TaskOutcome.FETCH_FAILED), (404, TaskOutcome.FETCH_FAILED), (480, TaskOutcome.FETCH_FAILED),
+    (592, TaskOutcome.FETCH_FAILED),
+    (594, TaskOutcome.RETRY), (500, TaskOutcome.RETRY), (588, TaskOutcome.RETRY), (503, TaskOutcome.RETRY),
+    (589, TaskOutcome.UNSUPPORTED), (590, TaskOutcome.UNSUPPORTED), (595, TaskOutcome.UNSUPPORTED),
+    (400, TaskOutcome.INVALID), (596, TaskOutcome.INVALID), (401, TaskOutcome.INVALID), (999, TaskOutcome.INVALID),
 ])
 def test_task_codes_are_classified(code: int, outcome: TaskOutcome) -> None:
     assert classify_task_code(code) is outcome
@@ -45,6 +52,65 @@ def test_a_done_result_without_scenes_is_an_error_not_a_pass() -> None:
     assert terminal_state(TaskResult(200, "OK")) == (State.ERROR, "green_returned_no_results")
 
 
-def test_unsupported_content_is_skipped_with_greens_code() -> None:
+def test_unsupported_content_is_skipped_and_a_bad_request_is_an_error_with_greens_code() -> None:
     assert terminal_state(TaskResult(590, "BAD_FORMAT")) == (State.SKIPPED, "green_590_bad_format")
-    assert terminal_state(TaskResult(280, "PROCESSING")) is None
+    assert terminal_state(TaskResult(400, "Bad request: url?")) == (State.ERROR, "green_400_bad_request__url_")
+
+
+@pytest.mark.parametrize("code", [280, 403, 480, 594, 500])
+def test_a_result_to_act_on_is_not_terminal(code: int) -> None:
+    assert terminal_state(TaskResult(code, "whatever")) is None
+
+
+# -- outcomes -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("state", "suggestion", "outcome"), [
+    (State.FINAL, "pass", Outcome.VERDICT_PASS),
+    (State.FINAL, "review", Outcome.VERDICT_REVIEW),
+    (State.FINAL, "block", Outcome.VERDICT_BLOCK),
+    (State.FINAL, None, None),
+    (State.FINAL, "maybe", None),
+    (State.SKIPPED, None, Outcome.SKIPPED),
+    (State.ERROR, "block", Outcome.ERRORED),  # only a FINAL verdict counts its suggestion
+    (State.SUPERSEDED, None, Outcome.SUPERSEDED),
+    (State.RECEIVED, None, None),
+    (State.PENDING, None, None),
+])
+def test_a_terminal_state_counts_as_one_outcome(state: State, suggestion: str | None, outcome: Outcome | None) -> None:
+    assert Outcome.for_terminal(state, suggestion) is outcome
+
+
+def test_outcome_values_are_the_metric_names() -> None:
+    assert (Outcome.VERDICT_PASS.value, Outcome.RECOVERED.value) == ("VerdictPass", "RecoveredStranded")
+    assert len({o.value for o in Outcome}) == len(Outcome)
+
+
+def test_a_tally_counts_outcomes_and_ignores_none_and_zero() -> None:
+    tally = Tally()
+
+    tally.add(Outcome.SCAN_SUBMITTED, 3)
+    tally.add_all([Outcome.VERDICT_PASS, None, Outcome.VERDICT_PASS])
+    tally.add(None)
+    tally.add(Outcome.GREEN_FAILED, 0)
+
+    assert tally.as_dict() == {"ScanSubmitted": 3, "VerdictPass": 2}
+    assert tally[Outcome.GREEN_FAILED] == 0
+
+
+def test_a_tally_loses_no_count_to_concurrent_workers() -> None:
+    tally = Tally()
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(2000):
+            tally.add(Outcome.STILL_PROCESSING)
+
+    workers = [threading.Thread(target=work) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+
+    assert tally[Outcome.STILL_PROCESSING] == 16000

@@ -1,8 +1,8 @@
 """The ports logic is written against: what it needs from the verdict table, Green, S3 and the clock.
 
 Adapters in `greenlight.aws` and `greenlight.green` implement them for production; in-memory fakes
-under `tests/fakes` implement them for fast tests, and one contract suite (`tests/contract`) runs
-against both so the fakes cannot drift from the real thing.
+under `tests/fakes` implement them for fast tests, and contract suites
+(`tests/integration/test_*_contract.py`) run against both so the fakes cannot drift.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.inspection import NotScannable, ObjectInfo
+from greenlight.domain.policy import Policy
 from greenlight.domain.record import Claim, HeadUpdate, VerdictRecord
 from greenlight.domain.states import State
 from greenlight.green.wire import Feedback, ScanTask, TaskResult
@@ -120,3 +121,64 @@ class CallbackTarget:
 
     url: str
     seed: str
+
+
+class PolicySource(Protocol):
+    """The moderation policy in force (greenlight.domain.policy)."""
+
+    @property
+    def problem(self) -> str | None:
+        """Why the policy in force is not the configured one (an invalid or unreadable document); None when it is."""
+        ...
+
+    def current(self) -> Policy: ...
+
+
+class VersionGone(Exception):
+    """The object version a verdict judged is no longer the one at its key: nothing may be done to it."""
+
+
+@dataclass(frozen=True)
+class QuarantineCopy:
+    """Where a quarantined version was moved to (enough to put it back)."""
+
+    bucket: str
+    key: str
+    version_id: str | None
+
+
+class ObjectActions(Protocol):
+    """What enforcement does to the exact object version a verdict judged.
+
+    Every method acts on `obj`'s version only (its version id; for an unversioned key, only while the
+    key still holds `obj`'s ETag, else VersionGone), and is idempotent: repeating it after a success
+    changes nothing and raises nothing.
+    """
+
+    def tag(self, obj: ObjectRef, tags: Mapping[str, str]) -> None:
+        """Set these tags on the version, keeping its other tags (ours replace earlier values)."""
+        ...
+
+    def remove_tags(self, obj: ObjectRef, keys: Sequence[str]) -> None: ...
+
+    def quarantine(self, obj: ObjectRef, *, bucket: str, key: str) -> QuarantineCopy:
+        """Copy the version (bytes, metadata, content type, tags) to bucket/key, then delete the version
+        from its own key, so the key no longer serves it."""
+        ...
+
+    def restore(self, obj: ObjectRef, copy: QuarantineCopy) -> ObjectRef:
+        """Copy a quarantined version back to its key (a new version there) and delete the quarantine
+        copy; the new version's ref (its version id or ETag)."""
+        ...
+
+    def delete(self, obj: ObjectRef) -> None:
+        """Delete the version for good."""
+        ...
+
+
+class VerdictEvents(Protocol):
+    """Where verdict events go (an EventBridge bus)."""
+
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Put each event's `detail` (already serialisable) on the bus; the indexes of those that failed."""
+        ...

@@ -1,11 +1,14 @@
-"""Result callbacks (reference section 5): one form POST per task with `checksum` and `content`.
+"""Result callbacks (docs/green-protocol.md, Callbacks): one form POST per task with `checksum` and
+`content`, where checksum = lower-case hex SHA-256 of uid + seed + content (UTF-8).
 
 A non-200 answer or a connection error is retried `retries` times, `retry_delay` apart. Attempts
-run on a small pool; waits between them sit on the scheduler, so no thread sleeps.
+run on a small pool; waits between them (and the network model's round trip before each attempt)
+sit on the scheduler, so no thread sleeps.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -19,8 +22,8 @@ import requests
 
 from green_emulator.counters import Counters
 from green_emulator.faults import FaultInjector
+from green_emulator.network import NetworkModel
 from green_emulator.scheduler import Scheduler
-from greenlight.green.checksum import callback_checksum
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=UTF-8"
 _log = logging.getLogger(__name__)
@@ -29,6 +32,11 @@ _log = logging.getLogger(__name__)
 def callback_content(item: dict[str, Any]) -> str:
     """The `content` field: the task's result object as compact JSON, non-ASCII kept as is."""
     return json.dumps(item, separators=(",", ":"), ensure_ascii=False)
+
+
+def callback_checksum(uid: str, seed: str, content: str) -> str:
+    """What the receiver recomputes to trust a callback: hex SHA-256 of uid + seed + content."""
+    return hashlib.sha256((uid + seed + content).encode("utf-8")).hexdigest()
 
 
 def callback_form(uid: str, seed: str, item: dict[str, Any]) -> bytes:
@@ -49,6 +57,7 @@ class CallbackSender:
         faults: FaultInjector,
         counters: Counters,
         scheduler: Scheduler,
+        network: NetworkModel | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uid = uid
@@ -59,6 +68,7 @@ class CallbackSender:
         self._faults = faults
         self._counters = counters
         self._scheduler = scheduler
+        self._network = network
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="green-emulator-callback")
         self._session = requests.Session()
@@ -81,9 +91,11 @@ class CallbackSender:
             return generation == self._generation
 
     def deliver(self, url: str, seed: str, item: dict[str, Any], not_before: float) -> None:
-        """Schedule the callback for one task result, applying drop, duplicate and delay faults."""
+        """Schedule the callback for one task result, applying drop, duplicate and delay faults
+        (when asyncscan is among the fault_operations)."""
         faults = self._faults.current
-        if self._faults.chance(faults.callback_drop_rate):
+        faulty = faults.applies_to("asyncscan")
+        if faulty and self._faults.chance(faults.callback_drop_rate):
             self._counters.inc("callbacks", "dropped")
             self._counters.inc("faults", "callback_drop")
             return
@@ -92,7 +104,7 @@ class CallbackSender:
             self._counters.inc("callbacks", "blocked")
             return
         copies = 1
-        if self._faults.chance(faults.callback_duplicate_rate):
+        if faulty and self._faults.chance(faults.callback_duplicate_rate):
             copies = 2
             self._counters.inc("callbacks", "duplicated")
             self._counters.inc("faults", "callback_duplicate")
@@ -100,10 +112,14 @@ class CallbackSender:
         with self._lock:
             generation = self._generation
         for _ in range(copies):
-            delay = self._faults.uniform(faults.callback_delay)
+            delay = self._faults.uniform(faults.callback_delay) if faulty else 0.0
             if delay:
                 self._counters.inc("faults", "callback_delay")
+            delay += self._round_trip()
             self._scheduler.call_at(not_before + delay, lambda: self._submit(generation, url, body, 0))
+
+    def _round_trip(self) -> float:
+        return self._network.callback_delay() if self._network is not None else 0.0
 
     def _submit(self, generation: int, url: str, body: bytes, attempt: int) -> None:
         if not self._current(generation):
@@ -134,5 +150,5 @@ class CallbackSender:
             self._counters.inc("callbacks", "failed")
             return
         self._counters.inc("callbacks", "retries")
-        self._scheduler.call_at(self._clock() + self._retry_delay,
+        self._scheduler.call_at(self._clock() + self._retry_delay + self._round_trip(),
                                 lambda: self._submit(generation, url, body, attempt + 1))

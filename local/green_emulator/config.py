@@ -1,27 +1,36 @@
-"""Emulator settings: one frozen dataclass, read from GREEN_EMULATOR_* variables and/or flags.
+"""Emulator settings: two frozen dataclasses, read from GREEN_EMULATOR_* variables and/or flags.
 
-Every setting is declared once in SETTINGS (name, variable, parser, help); the environment reader,
-the argparse flags and the documentation check in the tests are all built from that table.
+EmulatorConfig is fixed at start; Faults (faults, behaviour switches and the network model) can also
+be changed at runtime. Every setting is declared once in green_emulator.settings.SETTINGS.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from green_emulator.protocol import DEFAULT_TASK_ERROR_CODES, KNOWN_SCENES, OPERATIONS, TASK_ERROR_CODES
+from green_emulator.settings import SETTINGS, SETTINGS_BY_NAME, ConfigError, build_parser, parse_outage_mode
+
+__all__ = ["LOOPBACK_HOSTS", "OPERATIONS", "SETTINGS", "ConfigError", "EmulatorConfig", "Faults", "build_parser"]
+
 DEFAULT_ACCESS_KEY_ID = "LTAI-local-emulator"
 DEFAULT_ACCESS_KEY_SECRET = "local-emulator-secret"  # a throwaway local value, printed at start
 DEFAULT_UID = "1234567890123456"
 DEFAULT_PORT = 8600
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-OPERATIONS = ("scan", "asyncscan", "results", "feedback")
-ENV_PREFIX = "GREEN_EMULATOR_"
+OUTAGE_MODES = ("", "5xx", "588", "596", "auth", "signature")
+RATES = ("throttle_rate", "error_rate", "download_failure_rate", "expire_rate", "callback_drop_rate",
+         "callback_duplicate_rate", "gateway_throttle_rate", "permission_deny_rate", "general_error_rate",
+         "answer_lost_rate", "results_omit_rate", "task_submit_error_rate", "task_finish_error_rate",
+         "url_expired_rate")
+# Upper bounds keep every wait the network model causes bounded.
+NETWORK_LIMITS = {"network_rtt": 5.0, "network_jitter": 5.0, "network_connect_rtts": 10.0,
+                  "image_processing_time": 120.0, "image_processing_jitter": 120.0}
 
 
 @dataclass(frozen=True)
@@ -38,34 +47,72 @@ class Faults:
     callback_delay: float = 0.0  # extra random delay, up to this many seconds, per callback
     processing_delay: float = 1.0  # seconds from submission before an async result is available
     retention: float = 3600.0  # seconds from submission before an async task is forgotten (594)
-    qps: Mapping[str, float] = field(default_factory=dict)  # operation -> requests per second
+    qps: Mapping[str, float] = field(default_factory=dict)  # operation -> requests (scans: images) per second
+    gateway_throttle_rate: float = 0.0  # answered HTTP 400 Throttling.User by the gateway
+    permission_deny_rate: float = 0.0  # answered HTTP 200 with body code 596
+    general_error_rate: float = 0.0  # answered HTTP 200 with body code 500
+    answer_lost_rate: float = 0.0  # accepted scans whose answer never arrives (connection closed)
+    results_omit_rate: float = 0.0  # task ids in a results call left out of data
+    task_submit_error_rate: float = 0.0  # tasks answered at submit with a code from task_error_codes
+    task_finish_error_rate: float = 0.0  # async tasks finishing with a code from task_error_codes
+    task_error_codes: tuple[int, ...] = DEFAULT_TASK_ERROR_CODES
+    url_expired_rate: float = 0.0  # task downloads answered 403, as S3 answers an expired URL
+    outage_mode: str = ""  # "", "5xx", "588", "596", "auth" or "signature"
+    outage_seconds: float = 0.0  # the outage window, counted from when it is set
+    fault_operations: tuple[str, ...] = OPERATIONS  # the operations faults apply to
+    biz_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # bizType -> the scenes it stands for
+    network_rtt: float = 0.0  # seconds per round trip (API answers, downloads, callbacks)
+    network_jitter: float = 0.0  # up to this many extra seconds per round trip
+    network_connect_rtts: float = 0.0  # extra round trips on a new API connection
+    image_processing_time: float = 0.0  # seconds per image after its download
+    image_processing_jitter: float = 0.0  # up to this many extra seconds per image
 
     def __post_init__(self) -> None:
-        for name in ("throttle_rate", "error_rate", "download_failure_rate", "expire_rate",
-                     "callback_drop_rate", "callback_duplicate_rate"):
+        for name in RATES:
             _check(name, 0.0 <= getattr(self, name) <= 1.0, "must be between 0 and 1")
-        for name in ("callback_delay", "processing_delay", "retention"):
+        for name in ("callback_delay", "processing_delay", "retention", "outage_seconds", *NETWORK_LIMITS):
             value = getattr(self, name)
             _check(name, math.isfinite(value) and value >= 0, "must be a finite number >= 0")
+        for name, limit in NETWORK_LIMITS.items():
+            _check(name, getattr(self, name) <= limit, f"must be at most {limit:g}")
         _check("error_status", self.error_status in (0, 500, 503), "must be 0, 500 or 503")
         for op, limit in self.qps.items():
             _check("qps", op in OPERATIONS, f"names unknown operation {op!r}; known: {', '.join(OPERATIONS)}")
             _check("qps", math.isfinite(limit) and limit > 0, f"limit for {op} must be > 0")
+        _check("task_error_codes", bool(self.task_error_codes), "must name at least one code")
+        for code in self.task_error_codes:
+            _check("task_error_codes", code in TASK_ERROR_CODES,
+                   f"holds {code}; known: {', '.join(map(str, sorted(TASK_ERROR_CODES)))}")
+        _check("outage_mode", self.outage_mode in OUTAGE_MODES, f"must be one of {', '.join(OUTAGE_MODES[1:])} "
+                                                                "or empty")
+        for op in self.fault_operations:
+            _check("fault_operations", op in OPERATIONS, f"names unknown operation {op!r}")
+        for biz_type, scenes in self.biz_types.items():
+            _check("biz_types", bool(biz_type) and bool(scenes), "needs a name and at least one scene per bizType")
+            unknown = sorted(set(scenes) - KNOWN_SCENES)
+            _check("biz_types", not unknown, f"{biz_type} names unknown scene(s) {', '.join(unknown)}")
 
     def with_changes(self, changes: Mapping[str, Any]) -> Faults:
-        """A copy with `changes` applied; values may be JSON types (ints for floats, strings)."""
-        known = {f.name: f for f in dataclasses.fields(self)}
+        """A copy with `changes` applied; values may be JSON types (ints for floats, strings, lists)."""
+        known = {f.name for f in dataclasses.fields(self)}
         coerced: dict[str, Any] = {}
         for name, value in changes.items():
             if name not in known:
-                raise ValueError(f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}")
+                raise ConfigError(f"unknown fault setting {name!r}; known: {', '.join(sorted(known))}")
             coerced[name] = _coerce(name, value)
         return dataclasses.replace(self, **coerced)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["qps"] = dict(self.qps)
+        data["task_error_codes"] = list(self.task_error_codes)
+        data["fault_operations"] = list(self.fault_operations)
+        data["biz_types"] = {name: list(scenes) for name, scenes in self.biz_types.items()}
         return data
+
+    def applies_to(self, operation: str) -> bool:
+        """Whether faults may hit `operation` (for task faults: the operation that submitted the task)."""
+        return operation in self.fault_operations
 
 
 @dataclass(frozen=True)
@@ -83,6 +130,7 @@ class EmulatorConfig:
     download_timeout: float = 3.0
     max_image_bytes: int = 20 * 1024 * 1024
     allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
+    check_url_expiry: bool = True
     workers: int = 8
     callback_workers: int = 4
     callback_retries: int = 3
@@ -143,10 +191,6 @@ class EmulatorConfig:
         return cls(faults=faults, **{k: v for k, v in values.items() if k not in fault_names})
 
 
-class ConfigError(ValueError):
-    """A setting is malformed; the message names the variable or flag."""
-
-
 def _check(name: str, ok: bool, problem: str) -> None:
     if not ok:
         setting = SETTINGS_BY_NAME.get(name)
@@ -154,129 +198,68 @@ def _check(name: str, ok: bool, problem: str) -> None:
         raise ConfigError(f"{name} ({where}) {problem}")
 
 
-# -- parsers ------------------------------------------------------------------------------------
+# -- runtime changes: JSON values (admin route, set_faults) to the field's type -------------------------
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true/false, got {raw!r}")
-
-
-def _parse_optional(raw: str) -> str | None:
-    return raw or None
-
-
-def _parse_hosts(raw: str) -> tuple[str, ...]:
-    return tuple(host.strip().lower() for host in raw.split(",") if host.strip())
-
-
-def _parse_qps(raw: str) -> dict[str, float]:
-    """Either JSON ({"scan": 50}) or scan=50,feedback=20."""
-    text = raw.strip()
-    if text.startswith("{"):
-        loaded = json.loads(text)
-        if not isinstance(loaded, dict):
-            raise ValueError("expected a JSON object")
-        return {str(op): float(limit) for op, limit in loaded.items()}
-    limits: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        op, sep, limit = part.partition("=")
-        if not sep:
-            raise ValueError(f"expected op=limit, got {part!r}")
-        limits[op.strip()] = float(limit)
-    return limits
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Turn a JSON value (admin route, set_faults) into the field's type."""
-    if name == "qps":
-        if isinstance(value, str):
-            return _parse_qps(value)
-        if not isinstance(value, Mapping):
-            raise ConfigError("qps must be an object of operation -> limit")
-        return {str(op): float(limit) for op, limit in value.items()}
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number")
-    if name == "error_status":
-        return int(value)
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {value!r}")
     return float(value)
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    parse: Callable[[str], Any]
-    help: str
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    def parse_from(self, raw: str, source: str) -> Any:
-        try:
-            return self.parse(raw)
-        except ValueError as exc:
-            raise ConfigError(f"{source}={raw!r} is not valid: {exc}") from exc
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        raise TypeError(f"expected an integer, got {value!r}")
+    return int(value)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("host", str, "address to bind (default 127.0.0.1; admin routes answer loopback clients only)"),
-    Setting("port", int, "port to bind (default 8600; 0 picks a free port)"),
-    Setting("access_key_id", str, f"accepted AccessKeyId (default {DEFAULT_ACCESS_KEY_ID})"),
-    Setting("access_key_secret", str, f"its secret (default {DEFAULT_ACCESS_KEY_SECRET})"),
-    Setting("uid", str, f"account uid used in callback checksums (default {DEFAULT_UID})"),
-    Setting("sts_access_key_id", _parse_optional, "accepted STS key id, starting 'STS.' (default: STS off)"),
-    Setting("sts_access_key_secret", _parse_optional, "its secret"),
-    Setting("sts_security_token", _parse_optional, "the x-acs-security-token it must carry"),
-    Setting("download_timeout", float, "total seconds allowed per image download, else 592 (default 3)"),
-    Setting("max_image_bytes", int, "largest image in bytes, else 589 (default 20971520)"),
-    Setting("allowed_hosts", _parse_hosts, "comma list of hosts the emulator may fetch from or call back "
-                                           "(default 127.0.0.1,localhost,::1)"),
-    Setting("workers", int, "download/decode threads (default 8)"),
-    Setting("callback_workers", int, "callback sender threads (default 4)"),
-    Setting("callback_retries", int, "retries after a failed callback (default 3, so 4 attempts)"),
-    Setting("callback_retry_delay", float, "seconds between callback attempts (default 1)"),
-    Setting("callback_timeout", float, "HTTP timeout of one callback attempt, seconds (default 5)"),
-    Setting("max_result_ids", int, "most task ids per /green/image/results call (default 100)"),
-    Setting("time_window", float, "allowed Date skew in seconds (default 900)"),
-    Setting("nonce_ttl", float, "seconds a x-acs-signature-nonce is remembered (default 900)"),
-    Setting("max_nonces", int, "most nonces remembered at once (default 100000)"),
-    Setting("max_tasks", int, "most async tasks kept; the oldest are forgotten first (default 100000)"),
-    Setting("fault_seed", int, "seed of the fault and id generators (default 0)"),
-    Setting("log_requests", _parse_bool, "log every request line to stderr (default false)"),
-    Setting("throttle_rate", float, "fraction of business requests answered with code 588 (default 0)"),
-    Setting("error_rate", float, "fraction of business requests answered HTTP 500/503 (default 0)"),
-    Setting("error_status", int, "500 or 503 for injected errors; 0 picks at random (default 0)"),
-    Setting("download_failure_rate", float, "fraction of tasks failing 480 without a fetch (default 0)"),
-    Setting("expire_rate", float, "fraction of finished async tasks forgotten at once (default 0)"),
-    Setting("callback_drop_rate", float, "fraction of callbacks never sent (default 0)"),
-    Setting("callback_duplicate_rate", float, "fraction of callbacks sent twice (default 0)"),
-    Setting("callback_delay", float, "extra random delay up to N seconds per callback (default 0)"),
-    Setting("processing_delay", float, "seconds before an async result is available (default 1)"),
-    Setting("retention", float, "seconds an async task is kept before 594 EXPIRED (default 3600)"),
-    Setting("qps", _parse_qps, "per-operation limits, e.g. scan=50,asyncscan=50,feedback=20 (default none)"),
-)
-SETTINGS_BY_NAME = {setting.name: setting for setting in SETTINGS}
+def _sequence(value: Any) -> Sequence[Any]:
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"expected a list, got {value!r}")
+    return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m green_emulator",
-        description="Local emulator of Alibaba Cloud Content Moderation (Green) image API 2018-05-09.",
-        epilog="Every flag has a GREEN_EMULATOR_<NAME> variable; flags win over variables.",
-    )
-    for setting in SETTINGS:
-        if setting.parse is _parse_bool:
-            parser.add_argument(setting.flag, dest=setting.name, action="store_const", const="true",
-                                help=f"{setting.help} [{setting.env}]")
-        else:
-            parser.add_argument(setting.flag, dest=setting.name, metavar=setting.name.upper(),
-                                help=f"{setting.help} [{setting.env}]")
-    return parser
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {value!r}")
+    return value
+
+
+def _outage_mode(value: Any) -> str:
+    return parse_outage_mode(str(_integer(value)))  # 588 and 596 may come as numbers
+
+
+def _qps(value: Any) -> dict[str, float]:
+    return {str(op): _number(limit) for op, limit in _mapping(value).items()}
+
+
+def _codes(value: Any) -> tuple[int, ...]:
+    return tuple(_integer(code) for code in _sequence(value))
+
+
+def _operations(value: Any) -> tuple[str, ...]:
+    return tuple(str(op) for op in _sequence(value))
+
+
+def _biz_types(value: Any) -> dict[str, tuple[str, ...]]:
+    return {str(name): tuple(str(scene) for scene in _sequence(scenes)) for name, scenes in _mapping(value).items()}
+
+
+_JSON_COERCERS: dict[str, Callable[[Any], Any]] = {
+    "error_status": _integer,
+    "outage_mode": _outage_mode,
+    "qps": _qps,
+    "task_error_codes": _codes,
+    "fault_operations": _operations,
+    "biz_types": _biz_types,
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """A string is parsed as its variable would be; other JSON values are checked against the type."""
+    if isinstance(value, str):
+        return SETTINGS_BY_NAME[name].parse_from(value, name)
+    coerce: Callable[[Any], Any] = _JSON_COERCERS.get(name, _number)
+    try:
+        return coerce(value)
+    except TypeError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc

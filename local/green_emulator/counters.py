@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from green_emulator.config import OPERATIONS
+from green_emulator.protocol import OPERATIONS
 
 CALLBACK_COUNTERS = ("sent", "delivered", "failed", "retries", "dropped", "duplicated", "blocked")
 

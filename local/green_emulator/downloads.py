@@ -1,6 +1,9 @@
-"""Fetching and decoding task images, mapped to Green's per-task codes (reference 3.1 and 4.4).
+"""Fetching and decoding task images, mapped to Green's per-task codes (docs/green-protocol.md, Image
+limits and Codes).
 
-Only hosts in `allowed_hosts` (loopback by default) are ever contacted, redirects included.
+Only hosts in `allowed_hosts` (loopback by default) are ever contacted, redirects included. A
+presigned S3 URL past its expiry is answered 403 without a fetch, as S3 would answer it: moto, the
+local S3, does not check expiry.
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ import io
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 import urllib3
 from PIL import Image
 
 from green_emulator.counters import Counters
+from green_emulator.protocol import GIF_MAX_PIXELS
 
 FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")
 MAX_SIDE = 30_000
@@ -51,8 +57,12 @@ class Downloader:
         allowed_hosts: tuple[str, ...],
         counters: Counters,
         pool_size: int = 8,
+        check_url_expiry: bool = True,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.timeout = timeout
+        self.check_url_expiry = check_url_expiry
+        self._wall_clock = wall_clock
         self.max_bytes = max_bytes
         self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
         self._counters = counters
@@ -71,6 +81,9 @@ class Downloader:
 
     def fetch(self, url: str) -> Fetched:
         """Download within the total deadline and the size cap, then decode."""
+        if self.check_url_expiry and presigned_url_expired(url, self._wall_clock()):
+            self._counters.inc("urls_expired")
+            return failure(403, "FORBIDDEN")
         deadline = time.monotonic() + self.timeout
         for _ in range(MAX_REDIRECTS + 1):
             if not self.allowed(url):
@@ -132,6 +145,21 @@ class Downloader:
         return Fetched(200, "OK", bytes(body))
 
 
+def presigned_url_expired(url: str, now: float) -> bool:
+    """Whether a presigned S3 URL is past its expiry: X-Amz-Date + X-Amz-Expires (SigV4) or the
+    Expires epoch (SigV2). URLs that are not presigned never expire."""
+    query = {name.lower(): values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+    try:
+        if "x-amz-date" in query and "x-amz-expires" in query:
+            signed_at = datetime.strptime(query["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            return now > signed_at.timestamp() + int(query["x-amz-expires"])
+        if "expires" in query and "signature" in query:
+            return now > int(query["expires"])
+    except ValueError:
+        return False  # not a presigned URL after all: S3 would judge the signature, not us
+    return False
+
+
 def _set_read_timeout(response: requests.Response, seconds: float) -> None:
     """Shrink the socket timeout to what is left of the total deadline (requests only sets it once)."""
     connection: Any = getattr(response.raw, "connection", None)
@@ -163,6 +191,8 @@ def decode(content: bytes) -> Fetched:
         except (OSError, ValueError, SyntaxError):
             return failure(590, "BAD_FORMAT")
         width, height = image.size
+        if image.format == "GIF" and width * height > GIF_MAX_PIXELS:
+            return failure(480, "GIF_TOO_MUCH_PIXELS")
         if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
             return failure(480, f"DOWNLOAD_FAILED: image is {width}x{height}; limits are {MAX_SIDE} px a side "
                                 f"and {MAX_PIXELS} pixels")

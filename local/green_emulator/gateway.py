@@ -1,35 +1,43 @@
-"""The POP gateway in front of Green: authentication checks in the order of reference sections 7 and 10.
+"""The POP gateway in front of Green: authentication checks in the order of docs/green-protocol.md
+(Gateway errors).
 
-The string to sign is rebuilt from the request as received and signed with greenlight.green.signer, so the
-emulator and the client can only agree when both follow the SDK's layout.
+The string to sign is rebuilt from the request as received by green_emulator.signing, an
+implementation of its own: the emulator and a client agree only when both follow the protocol.
 """
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote_plus
 
-from greenlight.green.signer import (
+from green_emulator.protocol import (
+    ACCESS_KEY_NOT_FOUND,
+    API_NOT_FOUND,
     API_VERSION,
     SIGNATURE_METHOD,
+    SIGNATURE_NOT_MATCHED,
     SIGNATURE_VERSION,
-    Credentials,
-    content_md5,
-    signature,
-    string_to_sign,
+)
+from green_emulator.replies import RECOMMEND, Rejection
+from green_emulator.signing import (
+    body_md5_base64,
+    header_value,
+    hmac_sha1_base64,
+    parse_query,
+    rebuild_string_to_sign,
+    same_text,
 )
 
-API_NOT_FOUND = "Specified api is not found, please check your url and method."
+__all__ = ["RECOMMEND", "Account", "Gateway", "NonceCache", "ReceivedRequest", "Rejection", "parse_query",
+           "server_string_to_sign"]
+
 MD5_NOT_MATCHED = "Specified content md5 is not matched with your request body."
-SIGNATURE_NOT_MATCHED = "Specified signature is not matched with our calculation. server string to sign is:"
-RECOMMEND = "https://error-center.aliyun.com/status/search?Keyword={code}&source=PopGw"
+INCOMPLETE_SIGNATURE = "The request signature does not conform to Aliyun standards. server string to sign is:"
 
 
 @dataclass(frozen=True)
@@ -43,33 +51,26 @@ class ReceivedRequest:
     body: bytes
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
-
-
-# An accepted key pair (and, for STS, the token it must carry) is a signer Credentials.
-Account = Credentials
+        return header_value(self.headers, name)
 
 
 @dataclass(frozen=True)
-class Rejection:
-    """A gateway error: HTTP status plus the capitalised Code and Message."""
+class Account:
+    """An accepted AccessKey pair; an STS one also names the x-acs-security-token it must carry."""
 
-    status: int
-    code: str
-    message: str
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str | None = field(default=None, repr=False)
 
-    def body(self, request_id: str, host_id: str) -> dict[str, str]:
-        return {
-            "RequestId": request_id,
-            "HostId": host_id,
-            "Code": self.code,
-            "Message": self.message,
-            "Recommend": RECOMMEND.format(code=self.code),
-        }
+
+def server_string_to_sign(request: ReceivedRequest) -> str:
+    return rebuild_string_to_sign(request.method, request.path, request.query, request.headers)
+
+
+def signature_mismatch(request: ReceivedRequest) -> Rejection:
+    """The refusal for a wrong signature; the message ends with the gateway's own string to sign,
+    which the official SDK compares with its own to report InvalidAccessKeySecret."""
+    return Rejection(400, "SignatureDoesNotMatch", SIGNATURE_NOT_MATCHED + server_string_to_sign(request))
 
 
 class NonceCache:
@@ -114,30 +115,6 @@ class NonceCache:
             return len(self._seen)
 
 
-def parse_query(raw: str) -> list[tuple[str, str | None]]:
-    """Form-decode a query ('+' is a space), keeping blank values; a bare name (no '=') maps to None.
-
-    This is urllib.parse.parse_qsl(keep_blank_values=True) except for the bare-name case, which the
-    SDK signs as the name alone (reference 2.5).
-    """
-    pairs: list[tuple[str, str | None]] = []
-    for part in raw.split("&"):
-        if not part:
-            continue
-        name, sep, value = part.partition("=")
-        pairs.append((unquote_plus(name), unquote_plus(value) if sep else None))
-    return pairs
-
-
-def server_string_to_sign(request: ReceivedRequest) -> str:
-    return string_to_sign(request.method, request.path, parse_query(request.query), request.headers)
-
-
-def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison of two header values."""
-    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
-
-
 def _parse_authorization(value: str | None) -> tuple[str, str] | None:
     if not value or not value.startswith("acs "):
         return None
@@ -176,25 +153,22 @@ class Gateway:
         self._window = time_window
 
     def check(self, request: ReceivedRequest) -> Rejection | None:
-        server_sts = server_string_to_sign(request)
         auth = _parse_authorization(request.header("Authorization"))
         method = request.header("x-acs-signature-method")
         sig_version = request.header("x-acs-signature-version")
         if auth is None or method not in (None, SIGNATURE_METHOD) or sig_version not in (None, SIGNATURE_VERSION):
-            return Rejection(400, "IncompleteSignature",
-                             "The request signature does not conform to Aliyun standards. "
-                             f"server string to sign is:{server_sts}")
+            return Rejection(400, "IncompleteSignature", INCOMPLETE_SIGNATURE + server_string_to_sign(request))
         if request.header("x-acs-version") != API_VERSION:
             return Rejection(400, "InvalidAction.NotFound", API_NOT_FOUND)
         key_id, given_signature = auth
         account = self._accounts.get(key_id)
         if account is None:
-            return Rejection(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+            return Rejection(404, "InvalidAccessKeyId.NotFound", ACCESS_KEY_NOT_FOUND)
         sent_at = _parse_date(request.header("Date"))
         if sent_at is None or abs(self._clock() - sent_at) > self._window:
             return Rejection(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
         md5 = request.header("Content-MD5")
-        if md5 and not _same(md5, content_md5(request.body)):
+        if md5 and not same_text(md5, body_md5_base64(request.body)):
             return Rejection(400, "ContentMD5NotMatched", MD5_NOT_MATCHED)
         nonce = request.header("x-acs-signature-nonce")
         if nonce and self._nonces.seen(nonce):
@@ -203,12 +177,12 @@ class Gateway:
             token = request.header("x-acs-security-token")
             if not token:
                 return Rejection(400, "InvalidSecurityToken.Missing", "Specified SecurityToken is missing.")
-            if not _same(token, account.security_token):
+            if not same_text(token, account.security_token):
                 return Rejection(400, "InvalidSecurityToken.Mismatch",
                                  "Specified SecurityToken is not matched with the AccessKeyId.")
-        expected = signature(account.access_key_secret, server_sts)
-        if not _same(given_signature, expected):
-            return Rejection(400, "SignatureDoesNotMatch", SIGNATURE_NOT_MATCHED + server_sts)
+        expected = hmac_sha1_base64(account.access_key_secret, server_string_to_sign(request))
+        if not same_text(given_signature, expected):
+            return signature_mismatch(request)
         # Remember the nonce only once the request is authentic, atomically against a concurrent replay.
         if nonce and not self._nonces.add(nonce):
             return Rejection(400, "SignatureNonceUsed", "Specified signature nonce was used already.")

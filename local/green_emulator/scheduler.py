@@ -31,6 +31,9 @@ class Scheduler:
             heapq.heappush(self._queue, (when, next(self._order), action))
             self._wakeup.notify()
 
+    def call_later(self, delay: float, action: Callable[[], None]) -> None:
+        self.call_at(self._clock() + delay, action)
+
     def clear(self) -> None:
         with self._wakeup:
             self._queue.clear()

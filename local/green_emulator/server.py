@@ -1,4 +1,4 @@
-"""The HTTP server: routes, the gateway in front of the engine, admin routes, and the Python API.
+"""The HTTP server: routes, admin routes, the network model's answer delay, and the Python API.
 
     with start_emulator(EmulatorConfig(port=0)) as emulator:
         emulator.url         # http://127.0.0.1:PORT
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import socket
 import sys
 import threading
@@ -18,15 +17,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from green_emulator.callbacks import CallbackSender
 from green_emulator.config import ConfigError, EmulatorConfig, Faults
-from green_emulator.counters import Counters
-from green_emulator.downloads import Downloader
-from green_emulator.engine import Engine, Reply
-from green_emulator.faults import FaultInjector
-from green_emulator.gateway import Account, Gateway, NonceCache, ReceivedRequest, Rejection
-from green_emulator.ids import IdSource
-from green_emulator.scheduler import Scheduler
+from green_emulator.emulator import Emulator
+from green_emulator.gateway import ReceivedRequest
+from green_emulator.protocol import API_NOT_FOUND
+from green_emulator.replies import Rejection
 
 API_PATHS = {
     "/green/image/scan": "scan",
@@ -36,76 +31,6 @@ API_PATHS = {
 }
 ADMIN_PREFIX = "/_emulator/"
 MAX_BODY_BYTES = 8 * 1024 * 1024
-API_NOT_FOUND = "Specified api is not found, please check your url and method."
-_log = logging.getLogger(__name__)
-
-
-class Emulator:
-    """All the parts, wired together; the HTTP layer calls handle_api() and the admin methods."""
-
-    def __init__(self, config: EmulatorConfig) -> None:
-        self.config = config
-        self.counters = Counters()
-        self.faults = FaultInjector(config.faults, config.fault_seed)
-        self.ids = IdSource(config.fault_seed)
-        self.nonces = NonceCache(config.nonce_ttl, config.max_nonces)
-        accounts = [Account(config.access_key_id, config.access_key_secret)]
-        if config.sts_access_key_id and config.sts_access_key_secret and config.sts_security_token:
-            accounts.append(Account(config.sts_access_key_id, config.sts_access_key_secret, config.sts_security_token))
-        self.gateway = Gateway(accounts, nonces=self.nonces, time_window=config.time_window)
-        self.scheduler = Scheduler()
-        self.downloader = Downloader(timeout=config.download_timeout, max_bytes=config.max_image_bytes,
-                                     allowed_hosts=config.allowed_hosts, counters=self.counters,
-                                     pool_size=config.workers * 2)
-        self.callbacks = CallbackSender(uid=config.uid, retries=config.callback_retries,
-                                        retry_delay=config.callback_retry_delay, timeout=config.callback_timeout,
-                                        allowed_hosts=config.allowed_hosts, workers=config.callback_workers,
-                                        faults=self.faults, counters=self.counters, scheduler=self.scheduler)
-        self.engine = Engine(config, counters=self.counters, faults=self.faults, ids=self.ids,
-                             downloader=self.downloader, callbacks=self.callbacks)
-
-    def handle_api(self, operation: str, request: ReceivedRequest, host_id: str) -> Reply:
-        self.counters.inc("calls", operation)
-        request_id = self.ids.request_id()
-        rejection = self.gateway.check(request)
-        if rejection is not None:
-            self.counters.inc("gateway_rejections", rejection.code)
-            reply = Reply(rejection.status, dict(rejection.body(request_id, host_id)))
-        else:
-            try:
-                reply = self.engine.handle(operation, request.body, request_id=request_id, host_id=host_id)
-            except Exception:
-                _log.exception("%s failed", operation)
-                reply = Reply(500, {"code": 500, "msg": "GENERAL_ERROR", "requestId": request_id})
-        self.counters.inc("responses", operation, "http", reply.status)
-        self.counters.inc("responses", operation, "code", reply.body.get("code", reply.body.get("Code", "")))
-        return reply
-
-    def stats(self) -> dict[str, Any]:
-        snapshot = self.counters.snapshot()
-        snapshot["tasks_stored"] = len(self.engine.tasks)
-        snapshot["nonces_stored"] = len(self.nonces)
-        return snapshot
-
-    def reset(self) -> None:
-        """Back to the just-started state: tasks, counters, nonces, feedback, pending callbacks,
-        faults as configured at start, and both generators reseeded."""
-        self.callbacks.reset()
-        self.scheduler.clear()
-        self.engine.reset()
-        self.nonces.clear()
-        self.faults.reset(self.config.faults, self.config.fault_seed)
-        self.ids.reseed(self.config.fault_seed)
-        self.counters.clear()
-
-    def set_faults(self, changes: dict[str, Any]) -> Faults:
-        return self.faults.update(changes)
-
-    def close(self) -> None:
-        self.callbacks.close()
-        self.scheduler.stop()
-        self.engine.close()
-        self.downloader.close()
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -134,6 +59,15 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     timeout = 30  # close idle keep-alive connections, so their threads end
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        self._fresh_connection = True  # one handler serves one connection, keep-alive requests included
+
+    def _take_fresh(self) -> bool:
+        """Whether this request is the first on its connection (it pays the handshakes)."""
+        fresh, self._fresh_connection = self._fresh_connection, False
+        return fresh
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.emulator.config.log_requests:
@@ -168,6 +102,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # -- routes ---------------------------------------------------------------------------------
 
     def do_POST(self) -> None:
+        fresh = self._take_fresh()
         target = urlsplit(self.path)
         if target.path.startswith(ADMIN_PREFIX):
             self._admin("POST", target.path)
@@ -183,7 +118,12 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         request = ReceivedRequest(method=self.command, path=target.path, query=target.query,
                                   headers=dict(self.headers.items()), body=body)
-        reply = self.server.emulator.handle_api(operation, request, self._host_id())
+        emulator = self.server.emulator
+        reply = emulator.handle_api(operation, request, self._host_id())
+        emulator.wait(emulator.network.answer_delay(fresh) + reply.extra_delay)
+        if reply.lost:  # Green did the work; the answer never reaches the client
+            self.close_connection = True
+            return
         request_id = reply.body.get("requestId") or reply.body.get("RequestId")
         self._send_json(reply.status, reply.body, request_id)
 
@@ -204,6 +144,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self._not_post(urlsplit(self.path).path)
 
     def _not_post(self, path: str) -> None:
+        self._take_fresh()
         self._read_body()
         if path in API_PATHS:
             self._gateway_error(405, "UnsupportedHTTPMethod", f"{self.command} is not supported; use POST.")
@@ -212,6 +153,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     def _admin(self, method: str, path: str) -> None:
         emulator = self.server.emulator
+        self._take_fresh()
         body = self._read_body() or b""
         if not _is_loopback(self.client_address[0]):
             self._send_json(403, {"error": "admin routes answer loopback clients only"})

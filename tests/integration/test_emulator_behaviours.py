@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -53,16 +54,33 @@ def test_a_late_frame_is_judged_only_when_the_request_asks_to_split(emulator: Ru
     assert len(image_server.requests_to("/anim.gif")) == 3  # frame URLs are never fetched
 
 
+def test_a_frame_that_cannot_be_cut_fails_the_task_only_when_frames_are_judged(emulator: RunningEmulator,
+                                                                                image_server: Any) -> None:
+    animation = make_image(fmt="GIF", frames=6)
+    url = image_server.add("/cut.gif", animation[: len(animation) * 3 // 4])  # later frames truncated
+
+    unsplit = scan(emulator, {"url": url})
+    split = scan(emulator, {"url": url, "interval": 1})
+
+    assert unsplit["code"] == 200
+    assert (split["code"], split["msg"]) == (595, "CATCH_FRAME_FAILED")
+
+
 def test_async_results_and_callbacks_carry_frames(emulator: RunningEmulator, image_server: Any,
-                                                  wait_until: Callable[..., Any]) -> None:
+                                                  callback_receiver: Any, wait_until: Callable[..., Any]) -> None:
     url = image_server.add("/anim.gif", make_image(LATE_BLOCK, fmt="GIF", frames=6))
+    callback_receiver.add("/hook")
     emulator.set_faults(processing_delay=0)
 
-    task_id = post(emulator, "asyncscan", {"scenes": ["porn"], "tasks": [{"url": url, "interval": 4}]}).json()[
+    task_id = post(emulator, "asyncscan", {"scenes": ["porn"], "callback": callback_receiver.url("/hook"),
+                                           "seed": "s", "tasks": [{"url": url, "interval": 4}]}).json()[
         "data"][0]["taskId"]
     done = wait_until(lambda: (r := post(emulator, "results", [task_id]).json()["data"][0])["code"] == 200 and r)
+    called = wait_until(lambda: callback_receiver.requests_to("/hook"))
+    content = json.loads(parse_qs(called[0].body.decode())["content"][0])
 
     assert done["results"][0]["suggestion"] == "block" and len(done["results"][0]["frames"]) == 1
+    assert content == done
 
 
 @pytest.mark.parametrize(("task", "named"), [

@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from callback_logic import Reply, handle_callback
 from greenlight.aws.secret import CallbackSecret
 from greenlight.domain.outcomes import Outcome, Tally
-from greenlight.ports import VerdictStore
-from greenlight.runtime.components import Dependencies, callback_secret, verdict_store
+from greenlight.ports import PolicySource, VerdictStore
+from greenlight.runtime.components import Dependencies, callback_secret, policy_source, verdict_store
 from greenlight.runtime.config import CallbackSettings
 from greenlight.runtime.observability import count_by, instrument, logger, metrics, publish
 
@@ -29,11 +29,13 @@ class CallbackDependencies:
     settings: CallbackSettings
     store: VerdictStore
     secret: Callable[[], CallbackSecret]
+    policy: PolicySource
 
 
 def build() -> CallbackDependencies:
     settings = CallbackSettings.from_env(os.environ)
-    return CallbackDependencies(settings, verdict_store(settings.table_name), callback_secret(settings.secrets))
+    return CallbackDependencies(settings, verdict_store(settings.table_name), callback_secret(settings.secrets),
+                                policy_source(settings.policy))
 
 
 dependencies = Dependencies(build)
@@ -62,8 +64,10 @@ def receive(token: str) -> Response[str]:
         raw = None  # answered 400 after the token check
     tally = Tally()
     reply = handle_callback(token=token, content_type=event.headers.get("content-type"), body=raw,
-                            secret=deps.secret(), store=deps.store, max_bytes=deps.settings.max_body_bytes,
-                            tally=tally)
+                            secret=deps.secret(), store=deps.store, policy=deps.policy,
+                            max_bytes=deps.settings.max_body_bytes, tally=tally)
+    if deps.policy.problem:
+        tally.add(Outcome.POLICY_INVALID)
     return _respond(reply, tally)
 
 

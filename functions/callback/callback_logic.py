@@ -23,7 +23,7 @@ from greenlight.aws.secret import CallbackSecret
 from greenlight.domain.outcomes import Outcome, Tally
 from greenlight.green.checksum import matches_any, verify_callback_checksum
 from greenlight.green.wire import TaskOutcome, TaskResult
-from greenlight.ports import VerdictStore
+from greenlight.ports import PolicySource, VerdictStore
 from greenlight.runtime.observability import logger, object_context
 from greenlight.scanning.results import apply_result
 
@@ -56,7 +56,7 @@ def parse_content(content: str) -> TaskResult:
 
 
 def handle_callback(*, token: str, content_type: str | None, body: bytes | None, secret: CallbackSecret,
-                    store: VerdictStore, max_bytes: int, tally: Tally,
+                    store: VerdictStore, policy: PolicySource, max_bytes: int, tally: Tally,
                     clock: Callable[[], float] = time.time) -> Reply:
     tally.add(Outcome.CALLBACK_REQUEST)
     if not matches_any(token, secret.callback_tokens):
@@ -84,10 +84,11 @@ def handle_callback(*, token: str, content_type: str | None, body: bytes | None,
         return _reject(400, "malformed_content", str(exc)[:200])
     if not result.task_id:
         return _reject(400, "malformed_content", "content has no taskId")
-    return _apply(result, store, tally, clock)
+    return _apply(result, store, policy, tally, clock)
 
 
-def _apply(result: TaskResult, store: VerdictStore, tally: Tally, clock: Callable[[], float]) -> Reply:
+def _apply(result: TaskResult, store: VerdictStore, policy: PolicySource, tally: Tally,
+           clock: Callable[[], float]) -> Reply:
     # Only ids of our own shape name a record (Green echoes the dataIds we sent); else look the task up.
     record_id = result.data_id if result.data_id and RECORD_ID.fullmatch(result.data_id) else None
     if record_id is None and result.task_id:
@@ -97,7 +98,7 @@ def _apply(result: TaskResult, store: VerdictStore, tally: Tally, clock: Callabl
         if record_id is None:
             tally.add(Outcome.CALLBACK_NOOP)
             return Reply(200, {"ok": True, "applied": False})
-        applied = apply_result(store, result, record_id=record_id, by="callback")
+        applied = apply_result(store, policy, result, record_id=record_id, by="callback")
         if applied.changed:
             tally.add(Outcome.CALLBACK_APPLIED)
             tally.add(applied.outcome)

@@ -6,7 +6,7 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from greenlight.domain.outcomes import Tally
+from greenlight.domain.outcomes import Outcome, Tally
 from greenlight.runtime.components import Dependencies, scan_ports
 from greenlight.runtime.config import PollSettings
 from greenlight.runtime.observability import instrument, logger, metrics, publish
@@ -26,11 +26,13 @@ dependencies = Dependencies(build)
 @metrics.log_metrics
 @instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    poller = dependencies.get()
     tally = Tally()
     try:
-        summary = dependencies.get().run(budget=lambda: float(context.get_remaining_time_in_millis()) / 1000,
-                                         tally=tally)
+        summary = poller.run(budget=lambda: float(context.get_remaining_time_in_millis()) / 1000, tally=tally)
     finally:
+        if poller.ports.policy.problem:
+            tally.add(Outcome.POLICY_INVALID)
         publish(tally)
     logger.info("poll done", extra=asdict(summary))
     return asdict(summary)

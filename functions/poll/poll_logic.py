@@ -30,7 +30,7 @@ from greenlight.runtime.config import PollSettings
 from greenlight.runtime.observability import logger, object_context
 from greenlight.runtime.parallel import io_map
 from greenlight.scanning.dispatch import Answered, NotSent, Sent
-from greenlight.scanning.results import apply_result
+from greenlight.scanning.results import apply_result, settle
 from greenlight.scanning.submission import Prepared, Submission
 
 
@@ -159,7 +159,7 @@ class Poller:
         store = self.ports.store
         with object_context(object_key=record.key, data_id=record.id, task_id=record.task_id):
             if isinstance(decision, Apply):
-                applied = apply_result(store, decision.result, record_id=record.id, by="poll")
+                applied = apply_result(store, self.ports.policy, decision.result, record_id=record.id, by="poll")
                 tally.add(applied.outcome)
                 if applied.changed:
                     summary.finished += 1
@@ -209,7 +209,7 @@ class Poller:
                     summary.rescanned += 1
                     tally.add(Outcome.RESUBMITTED)
             elif isinstance(answer, Answered) and terminal_state(answer.result) is not None:
-                applied = apply_result(store, answer.result, record_id=record.id, by="poll")
+                applied = apply_result(store, self.ports.policy, answer.result, record_id=record.id, by="poll")
                 tally.add(applied.outcome)
             else:
                 # Refused for now, or not sent: try again next time; give the attempt back if nothing reached Green.
@@ -220,9 +220,10 @@ class Poller:
                                  due_at=self.ports.clock() + settings.recheck_seconds)
 
     def _give_up(self, record: VerdictRecord, reason: str, summary: PollSummary, tally: Tally) -> None:
-        if self.ports.store.finish(record.id, State.ERROR, by="poll", reason=reason):
+        applied = settle(self.ports.store, self.ports.policy, record.id, State.ERROR, by="poll", reason=reason)
+        if applied.changed:
             summary.gave_up += 1
-            tally.add(Outcome.ERRORED)
+            tally.add(applied.outcome)
             logger.warning("gave up", extra={"reason": reason, "data_id": record.id})
 
     # -- RECEIVED: recover what a failed submission left ---------------------------------------------

@@ -19,10 +19,12 @@ from functools import partial
 from greenlight.aws.s3_events import Ignored, parse_message
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.states import State
 from greenlight.runtime.batching import Deferred
 from greenlight.runtime.config import SubmitSettings
 from greenlight.runtime.observability import logger, object_context
 from greenlight.runtime.parallel import io_map
+from greenlight.scanning.results import decision_for, settle
 from greenlight.scanning.submission import Prepared, RetryLater, Settled, Submission
 
 
@@ -95,12 +97,18 @@ def _take_in(obj: ObjectRef, *, submission: Submission, settings: SubmitSettings
 
 def _newest_or_superseded(obj: ObjectRef, submission: Submission, tally: Tally) -> Settled | None:
     """Settle `obj` as SUPERSEDED when a newer write of its key was seen; None when it is the newest."""
-    store, by = submission.ports.store, submission.by
-    head = store.advance_head(obj)
+    ports, by = submission.ports, submission.by
+    head = ports.store.advance_head(obj)
     if not head.newest:
-        tally.add(Outcome.SUPERSEDED if store.create_superseded(obj, reason="newer_version_seen", by=by) else None)
-        return Settled(Outcome.SUPERSEDED, "newer_version_seen")
-    if head.previous_id and store.supersede(head.previous_id, reason="newer_version_uploaded", by=by):
-        tally.add(Outcome.SUPERSEDED)
-        logger.info("older version superseded", extra={"superseded_id": head.previous_id})
+        reason = "newer_version_seen"
+        decision = decision_for(ports.policy.current(), State.SUPERSEDED, reason=reason)
+        created = ports.store.create_superseded(obj, reason=reason, by=by, decision=decision.to_record())
+        tally.add(Outcome.SUPERSEDED if created else None)
+        return Settled(Outcome.SUPERSEDED, reason)
+    if head.previous_id:
+        applied = settle(ports.store, ports.policy, head.previous_id, State.SUPERSEDED, by=by,
+                         reason="newer_version_uploaded")
+        if applied.changed:
+            tally.add(applied.outcome)
+            logger.info("older version superseded", extra={"superseded_id": head.previous_id})
     return None

@@ -119,13 +119,13 @@ def _generate_secret(spec: Mapping[str, Any]) -> str:
 def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, region: str = "us-east-1",
                  prefix: str = "greenlight-local", template_path: Path = TEMPLATE) -> LocalStack:
     template = load_template(template_path)
-    resolver = Resolver(template, parameters, region=region)
+    suffix = secrets.token_hex(3)
+    resolver = Resolver(template, parameters, region=region, stack_name=f"{prefix}-{suffix}")
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
-    suffix = secrets.token_hex(3)
     account = resolver.values["AWS::AccountId"]
 
     # Secrets
@@ -136,6 +136,14 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
         arn = sm.create_secret(Name=f"{prefix}-{logical_id}-{suffix}", SecretString=_generate_secret(props))["ARN"]
         resolver.set_resource(logical_id, arn, Arn=arn)
         secret_ids[logical_id] = arn
+
+    # SSM parameters (the moderation policy)
+    ssm = client("ssm")
+    for logical_id, spec in _resources_of(template, resolver, "AWS::SSM::Parameter"):
+        props = resolver.resolve(spec["Properties"])
+        name = props.get("Name") or f"/{prefix}-{suffix}/{logical_id}"
+        ssm.put_parameter(Name=name, Value=props["Value"], Type=props.get("Type", "String"), Overwrite=True)
+        resolver.set_resource(logical_id, name)
 
     # Verdict table
     ddb = client("dynamodb")

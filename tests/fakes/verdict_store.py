@@ -126,22 +126,28 @@ class InMemoryVerdictStore:
 
     # -- state changes ------------------------------------------------------------------------------
 
-    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str) -> bool:
+    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str,
+                          decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         with self._lock:
             if obj.data_id in self.records:
-                return self.supersede(obj.data_id, reason=reason, by=by)
+                return self.supersede(obj.data_id, reason=reason, by=by, decision=decision)
             self.records[obj.data_id] = VerdictRecord(
                 **object_fields(obj), state=State.SUPERSEDED, rev=1, reason=reason, source=by, created_at=iso(now),
                 updated_at=iso(now), finished_at=iso(now),
-                history=(history_entry(State.SUPERSEDED, now, by, reason=reason),))
+                history=(history_entry(State.SUPERSEDED, now, by, reason=reason),),
+                **_decided(decision, now, 0))
             self.writes += 1
             return True
 
-    def supersede(self, record_id: str, *, reason: str, by: str) -> bool:
+    def supersede(self, record_id: str, *, reason: str, by: str, decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
-        return self._change(record_id, State.SUPERSEDED, now, by, history_reason=reason, reason=reason, source=by,
-                            finished_at=iso(now), lease_token=None, lease_until=None, due_at=None)
+        with self._lock:
+            record = self.records.get(record_id)
+            decided = _decided(decision, now, record.decision_rev if record else 0)
+            return self._change(record_id, State.SUPERSEDED, now, by, history_reason=reason, reason=reason,
+                                source=by, finished_at=iso(now), lease_token=None, lease_until=None, due_at=None,
+                                **decided)
 
     def mark_pending(self, record_id: str, *, lease_token: str, task_id: str, due_at: float,
                      url_expires_at: float | None, details: Mapping[str, Any] | None, by: str) -> bool:
@@ -165,7 +171,8 @@ class InMemoryVerdictStore:
                                 **self._submitted(record, now, task_id, due_at, url_expires_at), reason=reason)
 
     def finish(self, record_id: str, state: State, *, by: str, reason: str | None = None,
-               result: TaskResult | None = None, details: Mapping[str, Any] | None = None) -> bool:
+               result: TaskResult | None = None, details: Mapping[str, Any] | None = None,
+               decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         changes: dict[str, Any] = {"finished_at": iso(now), "source": by, "reason": reason,
                                    **{k: v for k, v in _record_details(details).items() if v is not None}}
@@ -177,9 +184,12 @@ class InMemoryVerdictStore:
                 changes["suggestion"] = result.suggestion
                 changes["scenes"] = {r.scene: {"label": r.label, "suggestion": r.suggestion, "rate": r.rate}
                                      for r in result.results}
-        return self._change(record_id, state, now, by, history_reason=reason,
-                            history_task=result.task_id if result else None,
-                            lease_token=None, lease_until=None, due_at=None, **changes)
+        with self._lock:
+            record = self.records.get(record_id)
+            changes.update(_decided(decision, now, record.decision_rev if record else 0))
+            return self._change(record_id, state, now, by, history_reason=reason,
+                                history_task=result.task_id if result else None,
+                                lease_token=None, lease_until=None, due_at=None, **changes)
 
     # -- plumbing -------------------------------------------------------------------------------
 
@@ -209,3 +219,13 @@ class InMemoryVerdictStore:
     def _put(self, record: VerdictRecord) -> None:
         self.records[record.id] = record
         self.writes += 1
+
+
+def _decided(decision: Mapping[str, Any] | None, now: float, decision_rev: int) -> dict[str, Any]:
+    """A decision's fields as the record holds them, as DynamoVerdictStore._decided writes them."""
+    if not decision:
+        return {}
+    values = {**decision, "decided_at": iso(now), "decision_rev": decision_rev + 1}
+    if "decision_reasons" in values:
+        values["decision_reasons"] = tuple(values["decision_reasons"])
+    return values

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from fakes import FakeClock, FakeGreen, InMemoryObjects, InMemoryVerdictStore
+from fakes.policy import StaticPolicySource
 from greenlight.domain.outcomes import Tally
+from greenlight.domain.policy import initial_policy_json, parse_policy
 from greenlight.ports import CallbackTarget
 from greenlight.runtime.config import PollSettings, ScanSettings, SubmitSettings
 from greenlight.scanning.submission import ScanPorts, Submission
@@ -18,7 +20,7 @@ BASE_ENV = {
     "TABLE_NAME": "verdicts", "GREEN_SECRET_ID": "keys", "CALLBACK_SECRET_ID": "callback",
     "BUCKET_NAMES": BUCKET, "CALLBACK_URL": "https://api.example.com/callback", "LEASE_SECONDS": "90",
     "POLL_GRACE_SECONDS": "60", "TIME_RESERVE_SECONDS": "1", "POLL_BATCH_WINDOW_SECONDS": "0",
-    "MAX_SCAN_ATTEMPTS": "3",
+    "MAX_SCAN_ATTEMPTS": "3", "POLICY_PARAMETER": "/greenlight/policy",
 }
 
 
@@ -35,12 +37,13 @@ class World:
         self.store = InMemoryVerdictStore(self.clock)
         self.objects = InMemoryObjects(self.clock)
         self.green = FakeGreen()
+        self.policy = StaticPolicySource(parse_policy(initial_policy_json("enforce")))
         self.tally = Tally()
 
     @property
     def ports(self) -> ScanPorts:
         return ScanPorts(store=self.store, objects=self.objects, green=self.green, callback=lambda: self.callback,
-                         clock=self.clock)
+                         policy=self.policy, clock=self.clock)
 
     def submission(self, by: str = "submit", **env: str) -> Submission:
         return Submission(self.ports, ScanSettings.from_env({**self.env, **env}), by=by)

@@ -39,7 +39,7 @@ def form(content: str, *, seed: str = SEED, checksum: str | None = None) -> byte
 def call(world: World, body: bytes | None, *, token: str = TOKEN, content_type: str | None = FORM,
          secret: CallbackSecret = SECRET, max_bytes: int = MAX_BYTES) -> Reply:
     return handle_callback(token=token, content_type=content_type, body=body, secret=secret, store=world.store,
-                           max_bytes=max_bytes, tally=world.tally, clock=world.clock)
+                           policy=world.policy, max_bytes=max_bytes, tally=world.tally, clock=world.clock)
 
 
 def submitted(world: World, key: str = "photo.png", *, tally: Tally | None = None) -> ObjectRef:

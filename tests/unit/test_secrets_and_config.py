@@ -19,7 +19,8 @@ from greenlight.runtime.config import (
 )
 from greenlight.runtime.observability import redact_url
 
-BASE = {"TABLE_NAME": "t", "BUCKET_NAMES": "b1, b2", "GREEN_SECRET_ID": "arn:keys", "CALLBACK_SECRET_ID": "arn:cb"}
+BASE = {"TABLE_NAME": "t", "BUCKET_NAMES": "b1, b2", "GREEN_SECRET_ID": "arn:keys", "CALLBACK_SECRET_ID": "arn:cb",
+        "POLICY_PARAMETER": "/greenlight/policy"}
 SEED = "Seed_0123456789abcdef"
 TOKEN = "tok-" + "x" * 40
 CALLBACK = {"uid": "1234567890", "seed": SEED, "callback_token": TOKEN}
@@ -194,6 +195,8 @@ def test_a_bad_variable_fails_fast_naming_it(name: str, value: str) -> None:
     (ScanSettings.from_env, {"TABLE_NAME": "t", "GREEN_SECRET_ID": "s"}, "CALLBACK_SECRET_ID"),
     (SubmitSettings.from_env, {"TABLE_NAME": "t", "GREEN_SECRET_ID": "s", "CALLBACK_SECRET_ID": "c"}, "BUCKET_NAMES"),
     (CallbackSettings.from_env, {"TABLE_NAME": "t"}, "CALLBACK_SECRET_ID"),
+    (CallbackSettings.from_env, {"TABLE_NAME": "t", "CALLBACK_SECRET_ID": "c"}, "POLICY_PARAMETER"),
+    (ScanSettings.from_env, {k: v for k, v in BASE.items() if k != "POLICY_PARAMETER"}, "POLICY_PARAMETER"),
     (PollSettings.from_env, {**BASE, "MAX_RECOVERIES": "0"}, "MAX_RECOVERIES"),
     (PollSettings.from_env, {**BASE, "RESUBMIT_AFTER_SECONDS": "3600"}, "RESUBMIT_AFTER_SECONDS"),
     (CallbackSettings.from_env, {**BASE, "MAX_CALLBACK_BYTES": "10"}, "MAX_CALLBACK_BYTES"),
@@ -204,7 +207,7 @@ def test_a_missing_or_bad_variable_is_named(read: Any, environ: dict[str, str], 
 
 
 def test_the_callback_function_needs_no_green_keys() -> None:
-    settings = CallbackSettings.from_env({"TABLE_NAME": "t", "CALLBACK_SECRET_ID": "arn:cb"})
+    settings = CallbackSettings.from_env({"TABLE_NAME": "t", "CALLBACK_SECRET_ID": "arn:cb", "POLICY_PARAMETER": "/p"})
 
     assert (settings.secrets.green_keys, settings.secrets.callback) == ("", "arn:cb")
 

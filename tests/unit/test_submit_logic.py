@@ -509,7 +509,7 @@ def test_an_answer_lost_after_green_accepted_keeps_the_attempt_and_a_result_fini
     # When the genuine result for that task is applied by its dataId (the callback, or the poller)
     [task_id] = task_ids_for(world, ref.data_id)
     result = world.green.result_for(task_id, world.green.tasks[task_id])
-    applied = apply_result(world.store, result, record_id=ref.data_id, by="callback")
+    applied = apply_result(world.store, world.policy, result, record_id=ref.data_id, by="callback")
 
     # Then the record is final, and the message's redelivery finds it so and sends nothing
     assert applied.changed and record_of(world, ref).state is State.FINAL
@@ -535,7 +535,7 @@ def test_a_sender_that_died_after_green_accepted_is_finished_by_the_callback_and
     content = json.dumps(world.green.result_for(answer.task_id, prepared.task).to_wire())
     body = urlencode({"checksum": callback_checksum(secret.uid, secret.seed, content), "content": content})
     reply = handle_callback(token="t" * 40, content_type="application/x-www-form-urlencoded", body=body.encode(),
-                            secret=secret, store=world.store, max_bytes=256 * 1024, tally=Tally(),
+                            secret=secret, store=world.store, policy=world.policy, max_bytes=256 * 1024, tally=Tally(),
                             clock=world.clock)
 
     # Then the RECEIVED record takes the verdict...

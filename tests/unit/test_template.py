@@ -32,11 +32,12 @@ OPTIONAL = {"TIME_RESERVE_SECONDS", "MAX_OBJECT_BYTES"}
 # Variables each function must get from the template (and which its settings read), and those it must not get.
 REQUIRED = {
     "SubmitFunction": {"TABLE_NAME", "GREEN_SECRET_ID", "CALLBACK_SECRET_ID", "KEY_PREFIX", "KEY_SUFFIX",
-                       "BUCKET_NAMES", "GREEN_MAX_FRAMES", "LEASE_SECONDS", "MAX_SCAN_ATTEMPTS", "CALLBACK_URL"},
+                       "BUCKET_NAMES", "GREEN_MAX_FRAMES", "LEASE_SECONDS", "MAX_SCAN_ATTEMPTS", "CALLBACK_URL",
+                       "POLICY_PARAMETER"},
     "PollFunction": {"TABLE_NAME", "GREEN_SECRET_ID", "CALLBACK_SECRET_ID", "GREEN_MAX_FRAMES", "LEASE_SECONDS",
                      "MAX_RECOVERIES", "RECOVERY_BACKOFF_SECONDS", "MAX_SCAN_ATTEMPTS", "RESUBMIT_AFTER_SECONDS",
-                     "CALLBACK_URL"},
-    "CallbackFunction": {"TABLE_NAME", "CALLBACK_SECRET_ID"},
+                     "CALLBACK_URL", "POLICY_PARAMETER"},
+    "CallbackFunction": {"TABLE_NAME", "CALLBACK_SECRET_ID", "POLICY_PARAMETER"},
 }
 FORBIDDEN = {
     "SubmitFunction": set(),
@@ -44,7 +45,7 @@ FORBIDDEN = {
     # The internet-facing function must not even know where the Green keys are.
     "CallbackFunction": {"GREEN_SECRET_ID"},
 }
-CREATED = ("VerdictTable", "GreenSecret", "CallbackSecret", "UploadBucket", "CallbackApi")
+CREATED = ("VerdictTable", "GreenSecret", "CallbackSecret", "UploadBucket", "CallbackApi", "PolicyParameter")
 
 
 class Recording(Mapping[str, str]):
@@ -291,3 +292,15 @@ def test_failed_event_deliveries_go_to_their_own_queue_not_the_scan_queues_dlq()
     assert "RedrivePolicy" not in RESOURCES["EventDeliveryDeadLetterQueue"]["Properties"]
     # Kept as long as SQS allows, like the scan queue's DLQ: someone has to look at them.
     assert RESOURCES["EventDeliveryDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+@pytest.mark.parametrize("mode", ["enforce", "shadow"])
+def test_the_stack_starts_with_the_initial_policy_in_the_chosen_mode(mode: str) -> None:
+    from greenlight.domain.policy import initial_policy_json, parse_policy
+
+    # Given the template's policy parameter resolved for ModerationMode=mode
+    value = Resolver(TEMPLATE, {"ModerationMode": mode}).resolve(RESOURCES["PolicyParameter"]["Properties"]["Value"])
+
+    # Then it is the project's initial policy in that mode, and it validates
+    assert json.loads(value) == json.loads(initial_policy_json(mode))
+    assert parse_policy(value).mode == mode

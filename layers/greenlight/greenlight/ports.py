@@ -52,9 +52,11 @@ class VerdictStore(Protocol):
         returns the attempt the claim counted."""
         ...
 
-    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str) -> bool: ...
+    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str,
+                          decision: Mapping[str, Any] | None = None) -> bool: ...
 
-    def supersede(self, record_id: str, *, reason: str, by: str) -> bool: ...
+    def supersede(self, record_id: str, *, reason: str, by: str, decision: Mapping[str, Any] | None = None) -> bool:
+        ...
 
     def mark_pending(self, record_id: str, *, lease_token: str, task_id: str, due_at: float,
                      url_expires_at: float | None, details: Mapping[str, Any] | None, by: str) -> bool:
@@ -77,8 +79,10 @@ class VerdictStore(Protocol):
         ...
 
     def finish(self, record_id: str, state: State, *, by: str, reason: str | None = None,
-               result: TaskResult | None = None, details: Mapping[str, Any] | None = None) -> bool:
-        """RECEIVED or PENDING -> a terminal state."""
+               result: TaskResult | None = None, details: Mapping[str, Any] | None = None,
+               decision: Mapping[str, Any] | None = None) -> bool:
+        """RECEIVED or PENDING -> a terminal state, with the moderation decision about it
+        (greenlight.domain.policy.Decision.to_record; decision_rev goes up by one)."""
         ...
 
 

@@ -11,6 +11,7 @@ retried after `max_age` seconds, not on every call.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class SsmPolicySource:
         self._parsed: Policy | PolicyError | None = None
         self._failed_at: float | None = None
         self._problem: str | None = None
+        self._lock = threading.Lock()
 
     @property
     def problem(self) -> str | None:
@@ -39,7 +41,11 @@ class SsmPolicySource:
         return self._problem
 
     def current(self) -> Policy:
-        """The policy to decide with now."""
+        """The policy to decide with now (safe to call from the functions' worker threads)."""
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> Policy:
         if self._failed_at is not None and self._clock() - self._failed_at < self.max_age:
             return self._fallback()
         try:

@@ -79,7 +79,7 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
 _RECORD_FIELDS = {f.name for f in dataclasses.fields(VerdictRecord)}
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "state": State, "task_ids": frozenset, "history": tuple, "rev": int, "attempts": int, "recoveries": int,
-    "history_folded": int,
+    "history_folded": int, "decision_rev": int, "decision_reasons": tuple,
 }
 
 
@@ -302,11 +302,14 @@ class DynamoVerdictStore:
 
     # -- state changes ------------------------------------------------------------------------------
 
-    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str) -> bool:
+    def create_superseded(self, obj: ObjectRef, *, reason: str, by: str,
+                          decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         item = {**object_fields(obj), "state": State.SUPERSEDED.value, "rev": 1, "attempts": 0, "reason": reason,
                 "source": by, "created_at": iso(now), "updated_at": iso(now), "finished_at": iso(now),
                 "history": [history_entry(State.SUPERSEDED, now, by, reason=reason)]}
+        if decision:
+            item.update({**decision, "decision_rev": 1, "decided_at": iso(now)})
         try:
             self._client.put_item(TableName=self.table_name, Item=serialize(item),
                                   ConditionExpression="attribute_not_exists(#id)",
@@ -314,12 +317,13 @@ class DynamoVerdictStore:
             return True
         except _client_error() as exc:
             if _condition_failed(exc):
-                return self.supersede(obj.data_id, reason=reason, by=by)
+                return self.supersede(obj.data_id, reason=reason, by=by, decision=decision)
             raise
 
-    def supersede(self, record_id: str, *, reason: str, by: str) -> bool:
+    def supersede(self, record_id: str, *, reason: str, by: str, decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         update = self._transition(State.SUPERSEDED, now, by, reason=reason)
+        self._decided(update, now, decision)
         update.set("reason", reason)
         update.set("source", by)
         update.set("finished_at", iso(now))
@@ -350,9 +354,11 @@ class DynamoVerdictStore:
         return self._apply(record_id, update)
 
     def finish(self, record_id: str, state: State, *, by: str, reason: str | None = None,
-               result: TaskResult | None = None, details: Mapping[str, Any] | None = None) -> bool:
+               result: TaskResult | None = None, details: Mapping[str, Any] | None = None,
+               decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
         update = self._transition(state, now, by, reason=reason, task_id=result.task_id if result else None)
+        self._decided(update, now, decision)
         update.set("finished_at", iso(now))
         update.set("source", by)
         update.set("reason", reason)
@@ -372,6 +378,16 @@ class DynamoVerdictStore:
         return self._apply(record_id, update)
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _decided(update: _Update, now: float, decision: Mapping[str, Any] | None) -> None:
+        """A decision's fields (greenlight.domain.policy.Decision.to_record), its time, and a new decision_rev."""
+        if not decision:
+            return
+        for name, value in decision.items():
+            update.set(name, value)
+        update.set("decided_at", iso(now))
+        update.add("decision_rev", 1)
 
     @staticmethod
     def _task_is(update: _Update, task_id: str | None) -> str:

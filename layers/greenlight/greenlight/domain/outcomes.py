@@ -43,6 +43,8 @@ class Outcome(StrEnum):
     SKIPPED = "ObjectSkipped"
     ERRORED = "ObjectErrored"
     SUPERSEDED = "ObjectSuperseded"
+    # the moderation policy
+    POLICY_INVALID = "PolicyInvalid"  # the configured policy was refused or unreadable; the last valid one decided
     # callbacks
     CALLBACK_REQUEST = "CallbackRequests"
     CALLBACK_APPLIED = "CallbackApplied"

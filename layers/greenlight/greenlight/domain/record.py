@@ -44,6 +44,13 @@ class VerdictRecord:
     reason: str | None = None
     source: str | None = None
     result_code: int | None = None
+    # the moderation decision (greenlight.domain.policy) and what was done about it
+    decision: str | None = None  # pass | review | block
+    policy_version: str | None = None
+    decision_mode: str | None = None  # enforce | shadow
+    decision_reasons: tuple[str, ...] = ()
+    decision_rev: int = 0  # bumped by every decision, the first and each later change (events dedupe on it)
+    decided_at: str | None = None
     # scanning
     task_id: str | None = None
     task_ids: frozenset[str] = frozenset()

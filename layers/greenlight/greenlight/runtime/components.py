@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from greenlight.ports import CallbackTarget
 
 if TYPE_CHECKING:
+    from greenlight.aws.policy_source import SsmPolicySource
     from greenlight.aws.s3_objects import S3Objects
     from greenlight.aws.secret import CallbackSecret, GreenKeys
     from greenlight.aws.verdict_table import DynamoVerdictStore
     from greenlight.green.client import GreenClient
-    from greenlight.runtime.config import GreenSettings, ScanSettings, SecretIds
+    from greenlight.runtime.config import GreenSettings, PolicySettings, ScanSettings, SecretIds
     from greenlight.scanning.submission import ScanPorts
 
 
@@ -80,6 +81,12 @@ def callback_target(base_url: str | None, secret: Callable[[], CallbackSecret]) 
     return current
 
 
+def policy_source(settings: PolicySettings) -> SsmPolicySource:
+    from greenlight.aws.policy_source import SsmPolicySource
+
+    return SsmPolicySource(settings.parameter, settings.max_age)
+
+
 def scan_ports(settings: ScanSettings) -> ScanPorts:
     """Everything submit and the poller need to get images scanned."""
     from greenlight.scanning.submission import ScanPorts
@@ -87,7 +94,8 @@ def scan_ports(settings: ScanSettings) -> ScanPorts:
     keys = green_keys(settings.secrets)
     return ScanPorts(store=verdict_store(settings.table_name), objects=object_store(settings, keys),
                      green=green_client(settings.green, keys),
-                     callback=callback_target(settings.callback_url, callback_secret(settings.secrets)))
+                     callback=callback_target(settings.callback_url, callback_secret(settings.secrets)),
+                     policy=policy_source(settings.policy))
 
 
 T = TypeVar("T")

@@ -90,6 +90,19 @@ class SecretIds:
 
 
 @dataclass(frozen=True)
+class PolicySettings:
+    """Where the moderation policy is (an SSM parameter) and how long a read of it is reused."""
+
+    parameter: str
+    max_age: int
+
+    @classmethod
+    def from_env(cls, env: _Env) -> PolicySettings:
+        return cls(parameter=env.text("POLICY_PARAMETER"),
+                   max_age=env.integer("POLICY_MAX_AGE", 60, minimum=0, maximum=3600))
+
+
+@dataclass(frozen=True)
 class GreenSettings:
     """How to reach Green and what to ask it (submit and poll)."""
 
@@ -125,6 +138,7 @@ class ScanSettings:
 
     table_name: str
     secrets: SecretIds
+    policy: PolicySettings
     green: GreenSettings
     scan_mode: str
     callback_url: str | None
@@ -142,6 +156,7 @@ class ScanSettings:
         return cls(
             table_name=env.text("TABLE_NAME"),
             secrets=SecretIds.from_env(env),
+            policy=PolicySettings.from_env(env),
             green=GreenSettings.from_env(env),
             scan_mode=env.choice("SCAN_MODE", "async", ("async", "sync")),
             callback_url=env.optional("CALLBACK_URL"),
@@ -211,6 +226,7 @@ class PollSettings:
 class CallbackSettings:
     table_name: str
     secrets: SecretIds
+    policy: PolicySettings
     max_body_bytes: int
 
     @classmethod
@@ -219,5 +235,6 @@ class CallbackSettings:
         return cls(
             table_name=env.text("TABLE_NAME"),
             secrets=SecretIds.from_env(env, keys=False),
+            policy=PolicySettings.from_env(env),
             max_body_bytes=env.integer("MAX_CALLBACK_BYTES", 256 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
         )

@@ -21,12 +21,12 @@ from greenlight.domain.record import VerdictRecord
 from greenlight.domain.states import State
 from greenlight.domain.verdicts import terminal_state
 from greenlight.green.wire import MAX_URL_LENGTH, ScanTask, TaskOutcome
-from greenlight.ports import CallbackTarget, Clock, GreenScanner, ObjectStore, VerdictStore
+from greenlight.ports import CallbackTarget, Clock, GreenScanner, ObjectStore, PolicySource, VerdictStore
 from greenlight.runtime.config import ScanSettings
 from greenlight.runtime.observability import logger, object_context, redact_url
 from greenlight.runtime.parallel import io_map
 from greenlight.scanning.dispatch import Answer, Answered, Dispatcher, NotSent, Sent
-from greenlight.scanning.results import apply_result
+from greenlight.scanning.results import apply_result, settle
 
 
 class RetryLater(Exception):
@@ -41,6 +41,7 @@ class ScanPorts:
     objects: ObjectStore
     green: GreenScanner
     callback: Callable[[], CallbackTarget | None]
+    policy: PolicySource
     clock: Clock = time.time
 
 
@@ -108,8 +109,8 @@ class Submission:
                 tally.add(Outcome.LEASE_BUSY)
                 raise RetryLater("another invocation is submitting this object")
             reason = f"gave_up_after_{existing.attempts}_scans"
-            changed = self.ports.store.finish(obj.data_id, State.ERROR, by=self.by, reason=reason)
-            tally.add(Outcome.ERRORED if changed else None)
+            tally.add(settle(self.ports.store, self.ports.policy, obj.data_id, State.ERROR, by=self.by,
+                             reason=reason).outcome)
             return Settled(Outcome.ERRORED, reason)
         tally.add(Outcome.DUPLICATE_EVENT)
         return Settled(None, existing.state.value)
@@ -125,16 +126,11 @@ class Submission:
 
     def settle(self, obj: ObjectRef, verdict: NotScannable, tally: Tally) -> Settled:
         """Record that `obj` will not be scanned."""
-        store = self.ports.store
-        if verdict.state is State.SUPERSEDED:
-            changed = store.supersede(obj.data_id, reason=verdict.reason, by=self.by)
-        else:
-            changed = store.finish(obj.data_id, verdict.state, by=self.by, reason=verdict.reason,
-                                   details=verdict.details)
-        outcome = Outcome.for_terminal(verdict.state)
-        tally.add(outcome if changed else None)
+        applied = settle(self.ports.store, self.ports.policy, obj.data_id, verdict.state, by=self.by,
+                         reason=verdict.reason, details=verdict.details)
+        tally.add(applied.outcome)
         logger.info("not scanned", extra={"state": verdict.state.value, "reason": verdict.reason})
-        return Settled(outcome, verdict.reason)
+        return Settled(Outcome.for_terminal(verdict.state), verdict.reason)
 
     # -- sending what was prepared ----------------------------------------------------------------
 
@@ -185,7 +181,7 @@ class Submission:
             self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=retry_after)
             return RetryLater(f"Green answered {result.code} without a task id")
         by = "sync" if self.settings.scan_mode == "sync" else self.by  # the record's source of its verdict
-        applied = apply_result(self.ports.store, result, record_id=item.obj.data_id, by=by)
+        applied = apply_result(self.ports.store, self.ports.policy, result, record_id=item.obj.data_id, by=by)
         tally.add(applied.outcome)
         return Settled(applied.outcome, result.suggestion or f"green_{result.code}")
 

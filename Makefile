@@ -47,8 +47,8 @@ help:
 	$(UV) pip install $(UV_FLAGS) -p .venv-checkov/bin/python -r requirements/checkov.txt
 	touch $@
 
-demo: .venv/.done ## run the pipeline locally on sample images (IMAGES=dir for your own; SYNC=1 for sync mode)
-	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.demo $(if $(IMAGES),--images "$(IMAGES)") $(if $(SYNC),--sync)
+demo: .venv/.done ## run the pipeline locally on sample images (IMAGES=dir for your own; SYNC=1; MODE=shadow)
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.demo $(if $(IMAGES),--images "$(IMAGES)") $(if $(SYNC),--sync) $(if $(MODE),--mode $(MODE))
 
 test: lint unit integration e2e ## lint everything and run every test tier
 

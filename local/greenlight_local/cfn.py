@@ -76,7 +76,9 @@ class Resolver:
             "AWS::NoValue": NO_VALUE,
         })
         self.attributes: dict[tuple[str, str], Any] = {}
-        self.conditions = {name: bool(self.resolve(expr)) for name, expr in (template.get("Conditions") or {}).items()}
+        self.conditions: dict[str, bool] = {}
+        for name, expr in (template.get("Conditions") or {}).items():  # in order: a condition may name earlier ones
+            self.conditions[name] = bool(self.resolve(expr))
 
     def set_resource(self, logical_id: str, ref: str, **attributes: Any) -> None:
         self.values[logical_id] = ref

@@ -47,12 +47,14 @@ class LocalStack:
     endpoint: str
     region: str
     bucket: str
+    quarantine_bucket: str | None
     queue_url: str
     queue_arn: str
     dlq_url: str
     event_dlq_url: str
     table: str
     secret_ids: dict[str, str]  # logical id -> ARN: GreenSecret (keys), CallbackSecret (uid, seed, token)
+    queue_urls: dict[str, str]  # ARN -> URL, for every queue (event sources name queues by ARN)
     rule_name: str
     functions: dict[str, FunctionSpec]
     resolver: Resolver
@@ -85,9 +87,10 @@ class LocalStack:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket, "queue_url": self.queue_url,
+            "endpoint": self.endpoint, "region": self.region, "bucket": self.bucket,
+            "quarantine_bucket": self.quarantine_bucket, "queue_url": self.queue_url,
             "queue_arn": self.queue_arn, "dlq_url": self.dlq_url, "event_dlq_url": self.event_dlq_url,
-            "table": self.table, "secret_ids": self.secret_ids,
+            "table": self.table, "secret_ids": self.secret_ids, "queue_urls": self.queue_urls,
             "rule_name": self.rule_name,
             "functions": {name: {"logical_id": f.logical_id, "handler": f.handler, "code_dir": str(f.code_dir),
                                  "timeout": f.timeout, "environment": f.environment, "events": f.events}
@@ -167,7 +170,9 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
         if props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"):
             ddb.update_continuous_backups(TableName=table, PointInTimeRecoverySpecification={
                 "PointInTimeRecoveryEnabled": True})
-        resolver.set_resource(logical_id, table, Arn=f"arn:aws:dynamodb:{region}:{account}:table/{table}")
+        described = ddb.describe_table(TableName=table)["Table"]
+        resolver.set_resource(logical_id, table, Arn=described["TableArn"],
+                              StreamArn=described.get("LatestStreamArn", ""))
 
     # Queues: the ones others point at (dead-letter queues) first
     sqs = client("sqs")
@@ -188,10 +193,11 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
 
     # Bucket
     s3 = client("s3")
-    bucket = ""
+    buckets: dict[str, str] = {}
     for logical_id, spec in _resources_of(template, resolver, "AWS::S3::Bucket"):
         props = resolver.resolve(spec.get("Properties") or {})
         bucket = f"{prefix}-{logical_id.lower()}-{suffix}"
+        buckets[logical_id] = bucket
         s3.create_bucket(Bucket=bucket)
         if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -208,8 +214,7 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
             s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
                 "EventBridgeConfiguration": {}})
         resolver.set_resource(logical_id, bucket, Arn=f"arn:aws:s3:::{bucket}")
-    if not bucket:
-        bucket = resolver.values["ExistingBucketName"]
+    bucket = buckets.get("UploadBucket") or resolver.values["ExistingBucketName"]
 
     # EventBridge rule and targets
     events = client("events")
@@ -243,9 +248,11 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
     scan_queue = next(lid for lid, spec in queues if "RedrivePolicy" in (spec.get("Properties") or {}))
     return LocalStack(
         endpoint=endpoint, region=region, bucket=bucket,
+        quarantine_bucket=buckets.get("QuarantineBucket") or resolver.values["QuarantineBucketName"] or None,
         queue_url=resolver.values[scan_queue], queue_arn=resolver.attributes[(scan_queue, "Arn")],
         dlq_url=resolver.values["DeadLetterQueue"], event_dlq_url=resolver.values["EventDeliveryDeadLetterQueue"],
         table=table, secret_ids=secret_ids, rule_name=rule_name,
+        queue_urls={resolver.attributes[(lid, "Arn")]: resolver.values[lid] for lid, _ in queues},
         functions=functions, resolver=resolver,
     )
 

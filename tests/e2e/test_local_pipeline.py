@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from greenlight.domain.states import TERMINAL
-from greenlight_local.demo import builtin_samples, mismatches
+from greenlight_local.demo_checks import builtin_samples, mismatches
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 
 pytestmark = pytest.mark.e2e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 from greenlight.domain.identity import ObjectRef
@@ -25,6 +25,8 @@ class StoredObject:
     content_type: str | None
     etag: str
     version_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)  # user metadata (x-amz-meta-*)
+    tags: dict[str, str] = field(default_factory=dict)  # this version's tags
 
 
 class InMemoryObjects:
@@ -41,16 +43,32 @@ class InMemoryObjects:
         self.reads = 0
         self._sequence = 0
 
-    def put(self, bucket: str, key: str, body: bytes, content_type: str | None = "image/png") -> ObjectRef:
+    def put(self, bucket: str, key: str, body: bytes, content_type: str | None = "image/png", *,
+            metadata: dict[str, str] | None = None, tags: dict[str, str] | None = None) -> ObjectRef:
         etag = hashlib.md5(body).hexdigest()  # noqa: S324 - what S3 uses as a single-part ETag
+        return self.write(bucket, key, StoredObject(body, content_type, etag, None, dict(metadata or {}),
+                                                    dict(tags or {})))
+
+    def write(self, bucket: str, key: str, stored: StoredObject) -> ObjectRef:
+        """Store `stored` (its bytes, ETag, metadata, tags) as the newest version of bucket/key, as a
+        PutObject or CopyObject does; its version id is the new version's."""
         self._sequence += 1
         version = f"v{self._sequence:04d}" if self.versioned else None
         versions = self.objects.setdefault((bucket, key), [])
         if not self.versioned:
             versions.clear()
-        versions.append(StoredObject(body, content_type, etag, version))
-        return ObjectRef(bucket=bucket, key=key, size=len(body), etag=etag, version_id=version or "null",
-                         sequencer=f"{self._sequence:016X}")
+        versions.append(replace(stored, version_id=version, metadata=dict(stored.metadata), tags=dict(stored.tags)))
+        return ObjectRef(bucket=bucket, key=key, size=len(stored.body), etag=stored.etag,
+                         version_id=version or "null", sequencer=f"{self._sequence:016X}")
+
+    def find(self, obj: ObjectRef) -> StoredObject | NotScannable:
+        """The stored version `obj` names (MISSING, or OVERWRITTEN for an unversioned key holding another ETag)."""
+        return self._find(obj)
+
+    def current(self, bucket: str, key: str) -> StoredObject | None:
+        """What a GET of bucket/key without a version id returns."""
+        versions = self.objects.get((bucket, key), [])
+        return versions[-1] if versions else None
 
     def delete(self, obj: ObjectRef) -> None:
         versions = self.objects.get((obj.bucket, obj.key), [])
@@ -68,14 +86,17 @@ class InMemoryObjects:
         current = versions[-1]
         return current if not obj.etag or current.etag == obj.etag else OVERWRITTEN
 
-    def inspect(self, obj: ObjectRef, max_bytes: int) -> ObjectInfo | NotScannable:
+    def inspect(self, obj: ObjectRef, max_bytes: int, *, hash_content: bool = False) -> ObjectInfo | NotScannable:
         self.reads += 1
         if self.failures:
             raise self.failures.pop(0)
         found = self._find(obj)
         if isinstance(found, NotScannable):
             return found
-        return judge_head(len(found.body), found.content_type, found.body[:SNIFF_BYTES], max_bytes)
+        verdict = judge_head(len(found.body), found.content_type, found.body[:SNIFF_BYTES], max_bytes)
+        if hash_content and isinstance(verdict, ObjectInfo):
+            return replace(verdict, sha256=hashlib.sha256(found.body).hexdigest())
+        return verdict
 
     def presign(self, obj: ObjectRef) -> PresignedUrl:
         # The key and version id percent-encoded as S3 signs them: a URL's length (Green takes at most

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -122,6 +122,32 @@ class InMemoryVerdictStore:
                 return False
             self._put(replace(record, due_at=due_at, last_code=last_code,
                               attempts=record.attempts - (1 if return_attempt else 0)))
+            return True
+
+    # -- what was done about a decision ---------------------------------------------------------------
+
+    def record_enforcement(self, record_id: str, *, decision_rev: int, enforcement: Mapping[str, Any],
+                           entries: Sequence[Mapping[str, Any]]) -> bool:
+        with self._lock:
+            record = self.records.get(record_id)
+            if record is None or record.decision_rev != decision_rev:
+                return False
+            history, folded = record.history, record.history_folded
+            if len(history) >= HISTORY_LIMIT:
+                keep = HISTORY_LIMIT // 2
+                folded += len(history) - keep
+                history = history[-keep:]
+            self._put(replace(record, enforcement=dict(enforcement), rev=record.rev + 1,
+                              updated_at=iso(self._clock()), history=(*history, *(dict(e) for e in entries)),
+                              history_folded=folded))
+            return True
+
+    def set_quarantine(self, record_id: str, quarantine: Mapping[str, Any] | None) -> bool:
+        with self._lock:
+            record = self.records.get(record_id)
+            if record is None:
+                return False
+            self._put(replace(record, quarantine=dict(quarantine or {})))
             return True
 
     # -- state changes ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from fakes import FakeClock, FakeGreen, InMemoryObjects, InMemoryVerdictStore
+from fakes.known_content import InMemoryKnownContent
 from fakes.policy import StaticPolicySource
 from greenlight.domain.outcomes import Tally
 from greenlight.domain.policy import initial_policy_json, parse_policy
@@ -38,12 +39,13 @@ class World:
         self.objects = InMemoryObjects(self.clock)
         self.green = FakeGreen()
         self.policy = StaticPolicySource(parse_policy(initial_policy_json("enforce")))
+        self.known = InMemoryKnownContent()
         self.tally = Tally()
 
     @property
     def ports(self) -> ScanPorts:
         return ScanPorts(store=self.store, objects=self.objects, green=self.green, callback=lambda: self.callback,
-                         policy=self.policy, clock=self.clock)
+                         policy=self.policy, known=self.known, clock=self.clock)
 
     def submission(self, by: str = "submit", **env: str) -> Submission:
         return Submission(self.ports, ScanSettings.from_env({**self.env, **env}), by=by)

@@ -78,8 +78,10 @@ def test_callback_never_creates_records_and_only_submit_reads_the_queue() -> Non
     assert "dynamodb:PutItem" not in allowed["CallbackRole"]
     assert not any(a.startswith(("sqs:", "s3:")) for a in allowed["CallbackRole"])
     assert not any(a.startswith("sqs:") for a in allowed["PollRole"])
+    # Only enforcement changes objects or forgets remembered content; nobody scans the table.
     assert not any(a.startswith(("dynamodb:Delete", "dynamodb:Scan", "s3:Put", "s3:Delete"))
-                   for actions in allowed.values() for a in actions)
+                   for role_id, actions in allowed.items() if role_id != "EnforceRole" for a in actions)
+    assert not any(a == "dynamodb:Scan" for a in allowed["EnforceRole"])
 
 
 def test_poll_may_claim_stranded_records_and_tell_a_missing_object_from_a_forbidden_one() -> None:
@@ -112,8 +114,59 @@ def test_bucket_is_private_encrypted_and_tls_only() -> None:
     bucket = RESOURCES["UploadBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    [deny] = RESOURCES["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = RESOURCES["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def bucket_policy(**parameters: str) -> dict[str, dict[str, Any]]:
+    """The created bucket's policy statements by Sid, resolved for these parameters (moto stores bucket
+    policies but does not enforce them: the document itself is what is tested)."""
+    resolver = Resolver(TEMPLATE, parameters)
+    for name in ("UploadBucket", "EnforceRole", "SubmitRole", "PollRole"):
+        resolver.set_resource(name, name.lower(), Arn=f"arn:aws:iam::123456789012:role/{name}")
+    statements = resolver.resolve(RESOURCES["UploadBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"])
+    return {s["Sid"]: s for s in statements}
+
+
+def test_blocked_versions_are_unreadable_but_to_enforcement_and_the_admin_role() -> None:
+    admin = "arn:aws:iam::123456789012:role/moderators"
+    deny = bucket_policy(AdminRoleArn=admin)["DenyReadsOfBlockedVersions"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert set(deny["Action"]) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert deny["Condition"]["StringEquals"] == {"s3:ExistingObjectTag/greenlight-decision": "block"}
+    assert deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"] == ["arn:aws:iam::123456789012:role/EnforceRole",
+                                                                   admin]
+    assert "DenyReadsOfBlockedVersions" not in bucket_policy(DenyBlockedReads="false")
+
+
+def test_nothing_is_readable_until_it_passes_when_chosen() -> None:
+    assert "NothingReadableUntilItPasses" not in bucket_policy()
+    deny = bucket_policy(ReadableOnlyAfterPass="true")["NothingReadableUntilItPasses"]
+    assert deny["Condition"]["StringNotEquals"] == {"s3:ExistingObjectTag/greenlight-decision": "pass"}
+    # Submit (whose role signs Green's download URL), poll and enforcement must still read it.
+    assert {arn.rsplit("/", 1)[1] for arn in deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]} == {
+        "SubmitRole", "PollRole", "EnforceRole"}
+
+
+def test_uploaders_cannot_set_decision_tags_themselves() -> None:
+    deny = bucket_policy()["OnlyTheStackSetsDecisionTags"]
+    assert set(deny["Action"]) == {"s3:PutObject", "s3:PutObjectTagging", "s3:PutObjectVersionTagging"}
+    assert deny["Condition"]["ForAnyValue:StringLike"] == {"s3:RequestObjectTagKeys": "greenlight-*"}
+    assert deny["Condition"]["ArnNotEquals"] == {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/EnforceRole"}
+
+
+def test_enforcement_writes_only_to_the_moderated_objects_and_the_quarantine_prefix() -> None:
+    resolver = Resolver(TEMPLATE)
+    for name in ("UploadBucket", "QuarantineBucket", "VerdictTable", "EnforceLogGroup", "EnforcementRetryQueue",
+                 "EnforcementDeadLetterQueue", "PolicyParameter"):
+        resolver.set_resource(name, name.lower(), Arn=f"arn:aws:x:::{name.lower()}", StreamArn="arn:stream")
+    writes = {}
+    for statement in resolver.resolve(statements(ROLES["EnforceRole"])):
+        for action in as_list(statement["Action"]):
+            if action.startswith(("s3:Put", "s3:Delete")):
+                writes.setdefault(action, set()).update(as_list(statement["Resource"]))
+    assert writes and all(resources <= {"arn:aws:s3:::uploadbucket/*", "arn:aws:s3:::quarantinebucket/quarantine/*"}
+                          for resources in writes.values())
 
 
 def test_queues_and_table_are_encrypted_and_the_api_is_throttled() -> None:

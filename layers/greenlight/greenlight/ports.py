@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.inspection import NotScannable, ObjectInfo
 from greenlight.domain.policy import Policy
-from greenlight.domain.record import Claim, HeadUpdate, VerdictRecord
+from greenlight.domain.record import Claim, HeadUpdate, KnownContent, VerdictRecord
 from greenlight.domain.states import State
 from greenlight.green.wire import Feedback, ScanTask, TaskResult
 
@@ -85,6 +85,13 @@ class VerdictStore(Protocol):
         (greenlight.domain.policy.Decision.to_record; decision_rev goes up by one)."""
         ...
 
+    def record_enforcement(self, record_id: str, *, decision_rev: int, enforcement: Mapping[str, Any],
+                           entries: Sequence[Mapping[str, Any]]) -> bool:
+        """What was done for decision `decision_rev`, with history entries, while it is the record's decision."""
+        ...
+
+    def set_quarantine(self, record_id: str, quarantine: Mapping[str, Any] | None) -> bool: ...
+
 
 class GreenScanner(Protocol):
     """The Green image operations the pipeline uses (`greenlight.green.client.GreenClient`)."""
@@ -110,8 +117,9 @@ class PresignedUrl:
 class ObjectStore(Protocol):
     """The moderated bucket, as scanning needs it."""
 
-    def inspect(self, obj: ObjectRef, max_bytes: int) -> ObjectInfo | NotScannable:
-        """Read the version's first bytes and decide; raises only for failures worth retrying."""
+    def inspect(self, obj: ObjectRef, max_bytes: int, *, hash_content: bool = False) -> ObjectInfo | NotScannable:
+        """Read the version's first bytes (all of them, with `hash_content`, for its SHA-256) and decide;
+        raises only for failures worth retrying."""
         ...
 
     def presign(self, obj: ObjectRef) -> PresignedUrl:
@@ -127,6 +135,18 @@ class CallbackTarget:
     seed: str
 
 
+class KnownContentStore(Protocol):
+    """Verdicts remembered by content hash (greenlight.domain.record.KnownContent)."""
+
+    def put(self, entry: KnownContent) -> None: ...
+
+    def forget(self, key: str, *, record_id: str) -> bool:
+        """Remove the entry for `key` if `record_id` (still) owns it."""
+        ...
+
+    def find(self, keys: Sequence[str]) -> dict[str, KnownContent]: ...
+
+
 class PolicySource(Protocol):
     """The moderation policy in force (greenlight.domain.policy)."""
 
@@ -140,6 +160,11 @@ class PolicySource(Protocol):
 
 class VersionGone(Exception):
     """The object version a verdict judged is no longer the one at its key: nothing may be done to it."""
+
+
+class KeyInUse(Exception):
+    """Putting a version back would overwrite another object written to its key since (an unversioned
+    bucket): the copy stays in quarantine rather than destroy someone's newer upload."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +197,8 @@ class ObjectActions(Protocol):
 
     def restore(self, obj: ObjectRef, copy: QuarantineCopy) -> ObjectRef:
         """Copy a quarantined version back to its key (a new version there) and delete the quarantine
-        copy; the new version's ref (its version id or ETag)."""
+        copy; the new version's ref (its version id or ETag). In an unversioned bucket whose key holds
+        another object now, raises KeyInUse and changes nothing."""
         ...
 
     def delete(self, obj: ObjectRef) -> None:
@@ -186,3 +212,9 @@ class VerdictEvents(Protocol):
     def publish(self, events: Sequence[Mapping[str, Any]]) -> list[int]:
         """Put each event's `detail` (already serialisable) on the bus; the indexes of those that failed."""
         ...
+
+
+class RetryQueue(Protocol):
+    """Work to come back to later (SQS with a dead-letter queue behind it)."""
+
+    def later(self, message: Mapping[str, Any], delay_seconds: int) -> None: ...

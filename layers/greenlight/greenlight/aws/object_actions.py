@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 from greenlight.domain.identity import UNVERSIONED, ObjectRef
-from greenlight.ports import QuarantineCopy, VersionGone
+from greenlight.ports import KeyInUse, QuarantineCopy, VersionGone
 
 MAX_TAGS = 10  # S3's limit per object version
 META_PREFIX = "greenlight-"
@@ -190,6 +190,8 @@ class S3ObjectActions:
         copy_ref, head = found
         if not is_copy_of(head.get("Metadata", {}), obj):
             raise VersionGone(f"{copy_ref.s3_uri} is not the quarantine copy of {describe(obj)}")
+        if restored is None and not obj.versioned and self._head_current(obj.bucket, obj.key) is not None:
+            raise KeyInUse(f"{obj.s3_uri} holds another object now; the approved copy stays at {copy_ref.s3_uri}")
         if restored is None:
             made = self._copy(copy_ref, head, obj.bucket, obj.key,
                               metadata=restored_metadata(head.get("Metadata", {}), copy))

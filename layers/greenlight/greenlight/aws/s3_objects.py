@@ -7,8 +7,10 @@ exact version from.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from greenlight.domain.identity import ObjectRef
@@ -68,12 +70,27 @@ class S3Objects:
         self._key_client = key_client
         self._clock = clock
 
-    def inspect(self, obj: ObjectRef, max_bytes: int) -> ObjectInfo | NotScannable:
+    def inspect(self, obj: ObjectRef, max_bytes: int, *, hash_content: bool = False) -> ObjectInfo | NotScannable:
         from botocore.exceptions import ClientError  # loaded with the S3 client already
 
         try:
-            response = self._s3.get_object(**_version_params(obj), Range=f"bytes=0-{SNIFF_BYTES - 1}")
-            head = response["Body"].read(SNIFF_BYTES)
+            # One GET either way: ranged (the first bytes only), or whole when the content is hashed.
+            ranged = {} if hash_content else {"Range": f"bytes=0-{SNIFF_BYTES - 1}"}
+            response = self._s3.get_object(**_version_params(obj), **ranged)
+            body = response["Body"]
+            size = _total_size(response)
+            if size > max_bytes:
+                body.close()
+                return judge_head(size, response.get("ContentType"), b"", max_bytes)
+            head = body.read(SNIFF_BYTES)
+            verdict = judge_head(size, response.get("ContentType"), head, max_bytes)
+            if not hash_content or isinstance(verdict, NotScannable):
+                body.close()
+                return verdict
+            digest = hashlib.sha256(head)
+            for chunk in iter(lambda: body.read(1024 * 1024), b""):
+                digest.update(chunk)
+            return replace(verdict, sha256=digest.hexdigest())
         except ClientError as exc:
             code, status = _error(exc)
             if code in _MISSING_CODES or status == 404:
@@ -85,7 +102,6 @@ class S3Objects:
             if code in _DENIED_CODES or status == 403:
                 return ACCESS_DENIED
             raise
-        return judge_head(_total_size(response), response.get("ContentType"), head, max_bytes)
 
     def presign(self, obj: ObjectRef) -> PresignedUrl:
         client = self._key_client() if self._url_signing == "key" and self._key_client else self._s3

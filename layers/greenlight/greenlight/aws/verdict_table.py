@@ -21,12 +21,20 @@ import dataclasses
 import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from greenlight.domain.identity import ObjectRef
-from greenlight.domain.record import HISTORY_LIMIT, Claim, HeadUpdate, VerdictRecord, history_entry, iso, object_fields
+from greenlight.domain.record import (
+    HISTORY_LIMIT,
+    Claim,
+    HeadUpdate,
+    VerdictRecord,
+    history_entry,
+    iso,
+    object_fields,
+)
 from greenlight.domain.states import ALLOWED_FROM, State
 from greenlight.green.wire import TaskResult
 
@@ -79,7 +87,7 @@ def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
 _RECORD_FIELDS = {f.name for f in dataclasses.fields(VerdictRecord)}
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     "state": State, "task_ids": frozenset, "history": tuple, "rev": int, "attempts": int, "recoveries": int,
-    "history_folded": int, "decision_rev": int, "decision_reasons": tuple,
+    "history_folded": int, "decision_rev": int, "decision_reasons": tuple, "enforcement": dict, "quarantine": dict,
 }
 
 
@@ -298,6 +306,31 @@ class DynamoVerdictStore:
         update.require(self._task_is(update, task_id))
         if only_earlier:
             update.require(f"{update.name('due_at')} > {update.value(due_at)}")
+        return self._write(record_id, update)
+
+    # -- what was done about a decision ---------------------------------------------------------------
+
+    def record_enforcement(self, record_id: str, *, decision_rev: int, enforcement: Mapping[str, Any],
+                           entries: Sequence[Mapping[str, Any]]) -> bool:
+        """What enforcing decision `decision_rev` did, with history entries; only while it is still the
+        record's decision (a newer one is enforced on its own)."""
+        update = _Update()
+        history = update.name("history")
+        update.set("enforcement", dict(enforcement))
+        update.set("updated_at", iso(self._clock()))
+        update.sets.append(f"{history} = list_append(if_not_exists({history}, {update.value([])}), "
+                           f"{update.value([dict(e) for e in entries])})")
+        update.add("rev", 1)
+        update.require(f"{update.name('decision_rev')} = {update.value(decision_rev)}")
+        update.require(f"(attribute_not_exists({history}) OR size({history}) < {update.value(HISTORY_LIMIT)})")
+        return self._apply(record_id, update)
+
+    def set_quarantine(self, record_id: str, quarantine: Mapping[str, Any] | None) -> bool:
+        """Where the version now is (written as soon as it is copied, before its key stops serving it),
+        or None once it is back."""
+        update = _Update()
+        update.set("quarantine", dict(quarantine) if quarantine else None)
+        update.require(f"attribute_exists({update.name('id')})")
         return self._write(record_id, update)
 
     # -- state changes ------------------------------------------------------------------------------

@@ -37,9 +37,11 @@ class ObjectInfo:
     size: int
     content_type: str | None
     image_format: str
+    sha256: str | None = None  # of the whole object, when content hashing is on
 
     def details(self) -> dict[str, Any]:
-        return {"size": self.size, "content_type": self.content_type, "image_format": self.image_format}
+        details = {"size": self.size, "content_type": self.content_type, "image_format": self.image_format}
+        return {**details, "sha256": self.sha256} if self.sha256 else details
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,12 @@ class Outcome(StrEnum):
     SKIPPED = "ObjectSkipped"
     ERRORED = "ObjectErrored"
     SUPERSEDED = "ObjectSuperseded"
+    # enforcement (acting on decisions) and verdict events
+    ENFORCED = "DecisionEnforced"
+    SHADOW_DECIDED = "DecisionShadowed"  # shadow mode: recorded and announced, the object untouched
+    ENFORCEMENT_STALE = "EnforcementStale"  # a newer decision replaced the one to enforce
+    ENFORCEMENT_RETRIED = "EnforcementRetried"  # a step failed; the work went to the retry queue
+    KNOWN_CONTENT = "KnownContentReused"  # identical content decided without a Green scan
     # the moderation policy
     POLICY_INVALID = "PolicyInvalid"  # the configured policy was refused or unreadable; the last valid one decided
     # callbacks

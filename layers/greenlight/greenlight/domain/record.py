@@ -51,6 +51,9 @@ class VerdictRecord:
     decision_reasons: tuple[str, ...] = ()
     decision_rev: int = 0  # bumped by every decision, the first and each later change (events dedupe on it)
     decided_at: str | None = None
+    enforcement: dict[str, Any] = field(default_factory=dict)  # what was done for the latest decision
+    quarantine: dict[str, Any] = field(default_factory=dict)  # where the version was moved ({} if it was not)
+    sha256: str | None = None  # of the bytes, when content hashing is on
     # scanning
     task_id: str | None = None
     task_ids: frozenset[str] = frozenset()
@@ -94,6 +97,29 @@ def history_entry(state: State, now: float, by: str, *, task_id: str | None = No
     if reason:
         entry["reason"] = reason
     return entry
+
+
+def action_entry(now: float, by: str, action: str, *, decision_rev: int, detail: str | None = None) -> dict[str, Any]:
+    """A history entry for something done to the object (no state change: it has no "to")."""
+    entry: dict[str, Any] = {"action": action, "at": iso(now), "by": by, "decision_rev": decision_rev}
+    if detail:
+        entry["detail"] = detail
+    return entry
+
+
+@dataclass(frozen=True)
+class KnownContent:
+    """A verdict remembered by content hash: identical bytes get it without a Green call.
+
+    `key` is "etag:<etag>:<size>" (any hash will do for blocking) or "sha256:<hex>" (the only kind a
+    pass may be reused on: an uploader cannot make other bytes collide with it).
+    """
+
+    key: str
+    decision: str
+    record_id: str
+    policy_version: str | None = None
+    scenes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

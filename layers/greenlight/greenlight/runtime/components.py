@@ -12,12 +12,16 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from greenlight.ports import CallbackTarget
 
 if TYPE_CHECKING:
+    from greenlight.aws.known_content import DynamoKnownContent
+    from greenlight.aws.object_actions import S3ObjectActions
     from greenlight.aws.policy_source import SsmPolicySource
+    from greenlight.aws.retry_queue import SqsRetryQueue
     from greenlight.aws.s3_objects import S3Objects
     from greenlight.aws.secret import CallbackSecret, GreenKeys
+    from greenlight.aws.verdict_events import EventBridgeVerdictEvents
     from greenlight.aws.verdict_table import DynamoVerdictStore
     from greenlight.green.client import GreenClient
-    from greenlight.runtime.config import GreenSettings, PolicySettings, ScanSettings, SecretIds
+    from greenlight.runtime.config import EnforceSettings, GreenSettings, PolicySettings, ScanSettings, SecretIds
     from greenlight.scanning.submission import ScanPorts
 
 
@@ -87,6 +91,28 @@ def policy_source(settings: PolicySettings) -> SsmPolicySource:
     return SsmPolicySource(settings.parameter, settings.max_age)
 
 
+def known_content(table_name: str) -> DynamoKnownContent:
+    import time
+
+    from greenlight.aws.clients import aws_client
+    from greenlight.aws.known_content import DynamoKnownContent
+
+    return DynamoKnownContent(aws_client("dynamodb"), table_name, clock=time.time)
+
+
+def enforcer_ports(settings: EnforceSettings) -> tuple[DynamoVerdictStore, S3ObjectActions,
+                                                       EventBridgeVerdictEvents, DynamoKnownContent, SqsRetryQueue]:
+    """What acting on decisions needs: the table, the bucket(s), the event bus, known content, the retry queue."""
+    from greenlight.aws.clients import aws_client
+    from greenlight.aws.object_actions import S3ObjectActions
+    from greenlight.aws.retry_queue import SqsRetryQueue
+    from greenlight.aws.verdict_events import EventBridgeVerdictEvents
+
+    return (verdict_store(settings.table_name), S3ObjectActions(aws_client("s3")),
+            EventBridgeVerdictEvents(aws_client("events"), settings.event_bus), known_content(settings.table_name),
+            SqsRetryQueue(aws_client("sqs"), settings.retry_queue_url))
+
+
 def scan_ports(settings: ScanSettings) -> ScanPorts:
     """Everything submit and the poller need to get images scanned."""
     from greenlight.scanning.submission import ScanPorts
@@ -95,7 +121,7 @@ def scan_ports(settings: ScanSettings) -> ScanPorts:
     return ScanPorts(store=verdict_store(settings.table_name), objects=object_store(settings, keys),
                      green=green_client(settings.green, keys),
                      callback=callback_target(settings.callback_url, callback_secret(settings.secrets)),
-                     policy=policy_source(settings.policy))
+                     policy=policy_source(settings.policy), known=known_content(settings.table_name))
 
 
 T = TypeVar("T")

@@ -56,6 +56,10 @@ class _Env:
             raise ConfigError(f"{name}={value!r} must be one of {', '.join(choices)}")
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.choice(name, "true" if default else "false", ("true", "false"))
+        return value == "true"
+
     def scenes(self, name: str, default: str) -> tuple[str, ...]:
         scenes = tuple(s.strip() for s in self.text(name, default).split(",") if s.strip())
         unknown = sorted(set(scenes) - KNOWN_SCENES)
@@ -237,4 +241,38 @@ class CallbackSettings:
             secrets=SecretIds.from_env(env, keys=False),
             policy=PolicySettings.from_env(env),
             max_body_bytes=env.integer("MAX_CALLBACK_BYTES", 256 * 1024, minimum=1024, maximum=6 * 1024 * 1024),
+        )
+
+
+@dataclass(frozen=True)
+class EnforceSettings:
+    """What acting on decisions may do (each action opt-in by a template parameter)."""
+
+    table_name: str
+    policy: PolicySettings
+    tag_objects: bool
+    block_action: str  # quarantine | delete | none (none: tags and the bucket policy's deny-by-tag only)
+    quarantine_bucket: str | None
+    quarantine_prefix: str
+    event_bus: str
+    retry_queue_url: str
+    retry_delay: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> EnforceSettings:
+        env = _Env(environ)
+        block_action = env.choice("BLOCK_ACTION", "quarantine", ("quarantine", "delete", "none"))
+        quarantine_bucket = env.optional("QUARANTINE_BUCKET")
+        if block_action == "quarantine" and not quarantine_bucket:
+            raise ConfigError("BLOCK_ACTION=quarantine needs QUARANTINE_BUCKET")
+        return cls(
+            table_name=env.text("TABLE_NAME"),
+            policy=PolicySettings.from_env(env),
+            tag_objects=env.flag("TAG_OBJECTS", True),
+            block_action=block_action,
+            quarantine_bucket=quarantine_bucket,
+            quarantine_prefix=env.text("QUARANTINE_PREFIX", "quarantine/"),
+            event_bus=env.text("VERDICT_EVENT_BUS", "default"),
+            retry_queue_url=env.text("ENFORCEMENT_RETRY_QUEUE_URL"),
+            retry_delay=env.integer("ENFORCEMENT_RETRY_DELAY_SECONDS", 60, minimum=0, maximum=900),
         )

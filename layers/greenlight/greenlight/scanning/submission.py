@@ -21,11 +21,20 @@ from greenlight.domain.record import VerdictRecord
 from greenlight.domain.states import State
 from greenlight.domain.verdicts import terminal_state
 from greenlight.green.wire import MAX_URL_LENGTH, ScanTask, TaskOutcome
-from greenlight.ports import CallbackTarget, Clock, GreenScanner, ObjectStore, PolicySource, VerdictStore
+from greenlight.ports import (
+    CallbackTarget,
+    Clock,
+    GreenScanner,
+    KnownContentStore,
+    ObjectStore,
+    PolicySource,
+    VerdictStore,
+)
 from greenlight.runtime.config import ScanSettings
 from greenlight.runtime.observability import logger, object_context, redact_url
 from greenlight.runtime.parallel import io_map
 from greenlight.scanning.dispatch import Answer, Answered, Dispatcher, NotSent, Sent
+from greenlight.scanning.known import lookup_keys, match
 from greenlight.scanning.results import apply_result, settle
 
 
@@ -42,6 +51,7 @@ class ScanPorts:
     green: GreenScanner
     callback: Callable[[], CallbackTarget | None]
     policy: PolicySource
+    known: KnownContentStore
     clock: Clock = time.time
 
 
@@ -85,8 +95,10 @@ class Submission:
         if claim.takeover:
             tally.add(Outcome.LEASE_TAKEOVER if self.by == "submit" else Outcome.RECOVERED)
         try:
+            # Hashing reads whole objects: only when the policy may reuse a pass on identical bytes.
+            hashing = self.ports.policy.current().known_content.pass_identical_sha256
             checked = precheck(obj, settings.max_object_bytes) or self.ports.objects.inspect(
-                obj, settings.max_object_bytes)
+                obj, settings.max_object_bytes, hash_content=hashing)
             if isinstance(checked, NotScannable):
                 return self.settle(obj, checked, tally)
             signed = self.task_for(obj)
@@ -136,11 +148,38 @@ class Submission:
 
     def send(self, prepared: Sequence[Prepared], *, budget: Callable[[], float], tally: Tally,
              retry_after: Mapping[str, float] | None = None) -> dict[str, Settled | RetryLater]:
-        """Send every prepared version and record Green's answer for each, by data_id. A version that
-        must be retried is due again after `retry_after[data_id]` seconds (default: the lease)."""
+        """Send every prepared version and record Green's answer for each, by data_id. Content already
+        judged (greenlight.scanning.known) is decided without a scan. A version that must be retried is
+        due again after `retry_after[data_id]` seconds (default: the lease)."""
+        settled, prepared = self._settle_known(prepared, tally)
         answers = self.dispatcher.send([p.task for p in prepared], budget=budget, tally=tally)
         record = partial(self._record, answers=answers, tally=tally, retry_after=retry_after)
-        return dict(zip((p.obj.data_id for p in prepared), io_map(record, prepared), strict=True))
+        return {**settled, **dict(zip((p.obj.data_id for p in prepared), io_map(record, prepared), strict=True))}
+
+    def _settle_known(self, prepared: Sequence[Prepared],
+                      tally: Tally) -> tuple[dict[str, Settled | RetryLater], list[Prepared]]:
+        """Decide what is identical to content already judged; return it, and what is left to send."""
+        if not prepared:
+            return {}, []
+        entries = self.ports.known.find([key for p in prepared for key in lookup_keys(p.obj, p.info)])
+        if not entries:
+            return {}, list(prepared)
+        policy = self.ports.policy.current()
+        settled: dict[str, Settled | RetryLater] = {}
+        left: list[Prepared] = []
+        for item in prepared:
+            known = match(item.obj, item.info, entries, policy)
+            if known is None:
+                left.append(item)
+                continue
+            changed = self.ports.store.finish(
+                item.obj.data_id, State.FINAL, by="known_content", reason=known.reason,
+                details={**item.info.details(), "suggestion": known.decision.value, "scenes": known.entry.scenes},
+                decision=known.decision.to_record())
+            tally.add(Outcome.KNOWN_CONTENT if changed else None)
+            tally.add(Outcome.for_terminal(State.FINAL, known.decision.value) if changed else None)
+            settled[item.obj.data_id] = Settled(Outcome.KNOWN_CONTENT, known.reason)
+        return settled, left
 
     def _record(self, item: Prepared, *, answers: dict[str, Answer], tally: Tally,
                 retry_after: Mapping[str, float] | None) -> Settled | RetryLater:

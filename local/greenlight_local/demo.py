@@ -91,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(verdict_table(records, objects, {k: len(v) for k, v in events.items()}))
+    for record in records:
+        if objects[record.id].quarantined_at:
+            print(f"demo: {record.key} is now at {objects[record.id].quarantined_at}")
     print()
     calls = stats["calls"]
     print(f"demo: {len(samples)} objects in {time.monotonic() - started:.1f}s; Green requests: "

@@ -62,7 +62,7 @@ def verdict_table(records: list[VerdictRecord], objects: Mapping[str, ObjectStat
                   events: Mapping[str, int]) -> str:
     rows = [("KEY", "STATE", "SUGGESTION", "REASON", "DECISION", "POLICY", "ACTION", "OBJECT NOW", "EVENTS")]
     for record in sorted(records, key=lambda r: r.key):
-        actions = "; ".join(record.enforcement.get("actions") or []) or "-"
+        actions = "; ".join(a.split(" to s3://")[0] for a in record.enforcement.get("actions") or []) or "-"
         rows.append((record.key, record.state.value, record.suggestion or "-", record.reason or "-",
                      record.decision or "-", record.policy_version or "-", actions,
                      describe(objects.get(record.id)), str(events.get(record.id, 0))))
@@ -92,8 +92,7 @@ def mismatches(samples: list[Sample], records: list[VerdictRecord]) -> list[str]
 def describe(state: ObjectState | None) -> str:
     if state is None:
         return "-"
-    where = "at its key" if state.at_key else (f"quarantined ({state.quarantined_at})" if state.quarantined_at
-                                               else "gone")
+    where = "at its key" if state.at_key else ("in quarantine" if state.quarantined_at else "gone")
     tag = state.tags.get(DECISION_TAG)
     return f"{where}, tagged {tag}" if tag else f"{where}, untagged"
 

@@ -15,6 +15,11 @@
 
 The process environment is the function's, resolved from template.yaml (see stack.py) plus the
 local overrides the pipeline writes into the state file. Logs go to stdout as in Lambda.
+
+With GREENLIGHT_FAULTS naming a fault plan (the chaos run's), greenlight_local.fault_hooks is
+installed before the handler loads: crashes and timeouts at chosen points inside the handler,
+DynamoDB throttling, and callbacks answered 503 before the handler runs. Production code has no
+such hooks; without the variable nothing changes.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from greenlight_local import fault_hooks
 from greenlight_local.context import LambdaContext
 from greenlight_local.functions import load_handler
 from greenlight_local.stack import FunctionSpec
@@ -57,12 +63,13 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     } for m in messages]}
 
 
-def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
+def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any], source: dict[str, Any],
+                   stop: threading.Event) -> None:
     import boto3
 
     local = state["local"]
     sqs = boto3.client("sqs", endpoint_url=state["endpoint"], region_name=state["region"])
-    source = next(e["Properties"] for e in function["events"].values() if e["Type"] == "SQS")
+    queue_url = state["queue_urls"][source["Queue"]]
     batch_size = int(source.get("BatchSize", 10))
     window = min(float(source.get("MaximumBatchingWindowInSeconds", 0)), local["batch_window"])
     while not stop.is_set():
@@ -74,7 +81,7 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
             if messages and waited >= window:
                 break
             response = sqs.receive_message(
-                QueueUrl=state["queue_url"], MaxNumberOfMessages=min(10, batch_size - len(messages)),
+                QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch_size - len(messages)),
                 WaitTimeSeconds=1 if not messages else max(0, min(1, int(window - waited))),
                 VisibilityTimeout=int(local["visibility_timeout"]),
                 MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
@@ -84,7 +91,7 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
         if not messages:
             continue
         try:
-            result = invoke(handler, sqs_event(messages, state["queue_arn"], state["region"]), function, local)
+            result = invoke(handler, sqs_event(messages, source["Queue"], state["region"]), function, local)
         except Exception as exc:  # Lambda: the whole batch returns to the queue after the visibility timeout
             print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
             continue
@@ -92,7 +99,7 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         for index in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=state["queue_url"], Entries=[
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[index:index + 10])])
 
 
@@ -147,8 +154,8 @@ def http_api_event(method: str, raw_path: str, query: str, headers: dict[str, st
     }
 
 
-def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
-    api = next(e["Properties"] for e in function["events"].values() if e["Type"] == "HttpApi")
+def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], api: dict[str, Any],
+                 stop: threading.Event) -> None:
     route = f"{api.get('Method', 'ANY').upper()} {api['Path']}"
     pattern = _route_pattern(api["Path"])
     invoke_lock = threading.Lock()  # one container: one invocation at a time
@@ -169,6 +176,9 @@ def run_http_api(handler: Any, state: dict[str, Any], function: dict[str, Any], 
             match = pattern.match(split.path)
             if not match or (api.get("Method", "ANY").upper() not in ("ANY", self.command)):
                 self._reply(404, {"content-type": "application/json"}, b'{"message":"Not Found"}')
+                return
+            if fault_hooks.service_unavailable():  # the chaos run: the API answers 5xx before invoking
+                self._reply(503, {"content-type": "application/json"}, b'{"message":"Service Unavailable"}')
                 return
             event = http_api_event(self.command, split.path, split.query, dict(self.headers.items()), body, route,
                                    match.groupdict(), self.client_address[0])
@@ -219,7 +229,8 @@ def scheduled_event() -> dict[str, Any]:
             "detail": {}}
 
 
-def run_schedule(handler: Any, state: dict[str, Any], function: dict[str, Any], stop: threading.Event) -> None:
+def run_schedule(handler: Any, state: dict[str, Any], function: dict[str, Any], _: dict[str, Any],
+                 stop: threading.Event) -> None:
     interval = float(state["local"]["poll_interval"])
     while not stop.wait(interval):
         try:
@@ -228,25 +239,55 @@ def run_schedule(handler: Any, state: dict[str, Any], function: dict[str, Any], 
             print(json.dumps({"level": "ERROR", "message": f"invocation failed: {exc!r}"}), flush=True)
 
 
-DRIVERS = {"submit": run_sqs_source, "callback": run_http_api, "poll": run_schedule}
+# -- DynamoDB stream ---------------------------------------------------------------------------------
+
+def run_stream_source(handler: Any, state: dict[str, Any], function: dict[str, Any], source: dict[str, Any],
+                      stop: threading.Event) -> None:
+    import boto3
+
+    from greenlight_local.stream_source import StreamSource
+
+    def log(message: str) -> None:
+        print(json.dumps({"level": "WARNING", "message": message}), flush=True)
+
+    StreamSource(streams=boto3.client("dynamodbstreams", endpoint_url=state["endpoint"], region_name=state["region"]),
+                 sqs=boto3.client("sqs", endpoint_url=state["endpoint"], region_name=state["region"]),
+                 stream_arn=source["Stream"], properties=source, queue_urls=state["queue_urls"],
+                 invoke=lambda event: invoke(handler, event, function, state["local"]), log=log).run(stop)
+
+
+# A function's triggers, by event type: each runs in its own thread, as Lambda runs each event source.
+SOURCES = {"SQS": run_sqs_source, "HttpApi": run_http_api, "Schedule": run_schedule, "DynamoDB": run_stream_source}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--state", required=True, help="state file written by the local pipeline")
-    parser.add_argument("--function", required=True, choices=sorted(DRIVERS))
+    parser.add_argument("--function", required=True, help="the function's folder name (submit, callback, ...)")
+    parser.add_argument("--index", type=int, default=0, help="which of the function's hosts this is")
     args = parser.parse_args(argv)
     state = json.loads(Path(args.state).read_text(encoding="utf-8"))
     function = state["functions"][args.function]
     os.environ.update(function["environment"])
     state["local"] = {**state["local"], **function.get("local", {})}
+    plan = os.environ.get(fault_hooks.ENV)
+    if plan:
+        fault_hooks.install(Path(plan), function=args.function, index=args.index,
+                            timeout=float(state["local"]["timeout"]))
     handler = load_handler(FunctionSpec(logical_id=function["logical_id"], handler=function["handler"],
                                         code_dir=Path(function["code_dir"]), timeout=function["timeout"],
                                         environment=function["environment"]))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    DRIVERS[args.function](handler, state, function, stop)
+    sources = [threading.Thread(target=SOURCES[event["Type"]], daemon=True,
+                                args=(handler, state, function, event["Properties"], stop))
+               for event in function["events"].values() if event["Type"] in SOURCES]
+    for thread in sources:
+        thread.start()
+    stop.wait()
+    for thread in sources:
+        thread.join(timeout=10)
 
 
 if __name__ == "__main__":

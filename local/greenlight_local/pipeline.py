@@ -24,7 +24,7 @@ import string
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from greenlight_local.stack import LocalStack, all_records, create_stack
 if TYPE_CHECKING:
     from greenlight_local.moto_server import MotoServer
 
-FUNCTIONS = ("submit", "callback", "poll")
+FUNCTIONS = ("submit", "callback", "poll", "enforce")
 
 
 def fake_session_token(length: int = 1100) -> str:
@@ -73,6 +73,11 @@ class PipelineOptions:
     faults: dict[str, Any] = field(default_factory=lambda: {"processing_delay": 0.5})
     emulator: dict[str, Any] = field(default_factory=lambda: {"callback_retry_delay": 0.5})
     extra_env: dict[str, str] = field(default_factory=dict)  # more settings of the functions' own variables
+    # Called once the stack exists, before any function starts: may add resources and returns more
+    # settings (like extra_env), e.g. BUCKET_NAMES with a bucket it created.
+    with_stack: Callable[[LocalStack], Mapping[str, str]] | None = None
+    # A fault plan for the function hosts (greenlight_local.fault_hooks), passed as GREENLIGHT_FAULTS.
+    host_faults: Path | None = None
 
 
 class LocalPipeline:
@@ -87,6 +92,8 @@ class LocalPipeline:
         self.secret_values: dict[str, str] = {}
         self.callback_port = 0
         self._hosts_lock = threading.Lock()
+        self._paused: set[tuple[str, int]] = set()
+        self._stack_settings: dict[str, str] = {}
         self._stopping = threading.Event()
         self._monitor: threading.Thread | None = None
 
@@ -114,6 +121,8 @@ class LocalPipeline:
         self._start_emulator()
         assert self.emulator is not None
         self.stack = create_stack(self.moto_url, parameters=self.options.parameters)
+        if self.options.with_stack is not None:
+            self._stack_settings = dict(self.options.with_stack(self.stack))
         self._fill_secret()
         self.callback_port = free_port()
         self.state_file.write_text(json.dumps(self._state(), indent=2), encoding="utf-8")
@@ -123,6 +132,7 @@ class LocalPipeline:
         for _ in range(self.options.submit_instances):
             self.start_host("submit")
         self.start_host("poll")
+        self.start_host("enforce")
         self._monitor = threading.Thread(target=self._restart_dead_hosts, daemon=True)
         self._monitor.start()
 
@@ -178,6 +188,7 @@ class LocalPipeline:
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
             "RECOVERY_BACKOFF_SECONDS": str(max(1, int(options.recovery_backoff))),
             **options.extra_env,
+            **self._stack_settings,
         }
         process = {"PYTHONPATH": pythonpath()}
         if options.session_token:
@@ -200,10 +211,13 @@ class LocalPipeline:
 
     def _spawn(self, function: str, index: int) -> subprocess.Popen[bytes]:
         log = open(self.workdir / "logs" / f"{function}-{index}.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "PYTHONPATH": pythonpath()}
+        if self.options.host_faults is not None:
+            env["GREENLIGHT_FAULTS"] = str(self.options.host_faults)
         return subprocess.Popen(
             [sys.executable, "-m", "greenlight_local.lambda_host", "--state", str(self.state_file),
-             "--function", function],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": pythonpath()},
+             "--function", function, "--index", str(index)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
         )
 
     def kill_host(self, function: str, index: int = 0) -> None:
@@ -214,13 +228,28 @@ class LocalPipeline:
             process.wait(timeout=10)
             self.hosts[function][index] = self._spawn(function, index)
 
+    def pause_host(self, function: str, index: int = 0) -> None:
+        """Stop one host (SIGTERM: it finishes the invocation in progress) and keep it stopped, as when
+        a function's trigger is disabled or its invocations are throttled away, until resume_host."""
+        with self._hosts_lock:
+            self._paused.add((function, index))
+            process = self.hosts[function][index]
+        terminate(process)
+
+    def resume_host(self, function: str, index: int = 0) -> None:
+        with self._hosts_lock:
+            self._paused.discard((function, index))
+            if self.hosts[function][index].poll() is not None:
+                self.hosts[function][index] = self._spawn(function, index)
+
     def _restart_dead_hosts(self) -> None:
         """A host whose invocation timed out ends itself, like a Lambda sandbox; start a new one."""
         while not self._stopping.wait(0.5):
             with self._hosts_lock:
                 for function, processes in self.hosts.items():
                     for index, process in enumerate(processes):
-                        if process.poll() is not None and not self._stopping.is_set():
+                        if (process.poll() is not None and not self._stopping.is_set()
+                                and (function, index) not in self._paused):
                             processes[index] = self._spawn(function, index)
 
     def _callback_ready(self) -> bool:
@@ -262,7 +291,8 @@ class LocalPipeline:
         assert self.stack is not None
         sqs = self.stack.client("sqs")
         depths = {}
-        for name, url in (("queue", self.stack.queue_url), ("dlq", self.stack.dlq_url)):
+        for name, url in (("queue", self.stack.queue_url), ("dlq", self.stack.dlq_url),
+                          ("event_dlq", self.stack.event_dlq_url)):
             attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
             depths[name] = int(attributes["ApproximateNumberOfMessages"])

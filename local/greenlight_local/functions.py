@@ -12,10 +12,12 @@ import importlib
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greenlight_local.processes import ROOT
-from greenlight_local.stack import FunctionSpec, LocalStack
+
+if TYPE_CHECKING:  # the memory probe loads a handler through here: nothing heavy may load with it
+    from greenlight_local.stack import FunctionSpec, LocalStack
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 

@@ -181,16 +181,19 @@ class LocalPipeline:
         settings = {
             "SCAN_MODE": options.scan_mode,
             "LEASE_SECONDS": str(int(options.lease)),
-            "TIME_RESERVE_SECONDS": str(options.time_reserve),
             "POLL_GRACE_SECONDS": str(int(options.poll_grace)),
             "POLL_RECHECK_SECONDS": str(max(1, int(options.recheck))),
             "POLL_BATCH_WINDOW_SECONDS": str(int(options.poll_batch_window)),
             "RESUBMIT_AFTER_SECONDS": str(int(options.resubmit_after)),
             "RECOVERY_BACKOFF_SECONDS": str(max(1, int(options.recovery_backoff))),
+            # The stack-wide Green budget is shared by the instances that really run here.
+            "GREEN_CONCURRENCY": str(options.submit_instances + 1),
             **options.extra_env,
             **self._stack_settings,
         }
-        process = {"PYTHONPATH": pythonpath()}
+        # The template gives no function TIME_RESERVE_SECONDS (the code's default, 5 s, applies in AWS), so
+        # settings would drop it: it is set on the process, like PYTHONPATH.
+        process = {"PYTHONPATH": pythonpath(), "TIME_RESERVE_SECONDS": str(options.time_reserve)}
         if options.session_token:
             process["AWS_SESSION_TOKEN"] = fake_session_token()
         state = self.stack.to_json()

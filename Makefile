@@ -21,7 +21,7 @@ APP := .venv/bin/python
 TOOLS := .venv-tools/bin
 CHECKOV := .venv-checkov/bin/checkov
 PYPATH := layers/greenlight:local
-SRC := layers/greenlight/greenlight functions local
+SRC := layers/greenlight/greenlight functions cli local
 
 .PHONY: help demo test lint unit integration e2e emulator chaos bench build deploy lock clean
 
@@ -32,9 +32,10 @@ help:
 	$(PYTHON) -m venv .venv-bootstrap
 	.venv-bootstrap/bin/pip install --quiet uv==$(UV_VERSION)
 
-.venv/.done: requirements/dev.txt | $(UV)
+.venv/.done: requirements/dev.txt pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing -p $(PYTHON) .venv
 	$(UV) pip install $(UV_FLAGS) -p $(APP) -r requirements/dev.txt
+	$(UV) pip install $(UV_FLAGS) -p $(APP) --no-deps -e .  # the `greenlight` command (cli/)
 	touch $@
 
 .venv-tools/.done: requirements/tools.txt | $(UV)

@@ -9,7 +9,14 @@ from typing import Any
 from enforce_logic import Enforcer, Work, retry_message, work_from_message, work_from_stream
 from greenlight.domain.outcomes import Outcome, Tally
 from greenlight.ports import PolicySource, RetryQueue
-from greenlight.runtime.components import Dependencies, enforcer_ports, policy_source
+from greenlight.runtime.components import (
+    Dependencies,
+    enforcer_ports,
+    green_client,
+    green_keys,
+    policy_source,
+    reviews,
+)
 from greenlight.runtime.config import EnforceSettings
 from greenlight.runtime.observability import instrument, logger, metrics, publish
 
@@ -26,9 +33,11 @@ def build() -> EnforceDependencies:
     settings = EnforceSettings.from_env(os.environ)
     policy = policy_source(settings.policy)
     store, actions, events, known, retry = enforcer_ports(settings)
+    green = green_client(settings.green, green_keys(settings.secrets)) if settings.secrets else None
     enforcer = Enforcer(store=store, actions=actions, events=events, known=known, settings=settings,
                         block_identical=lambda: policy.current().known_content.block_identical,
-                        pass_identical_sha256=lambda: policy.current().known_content.pass_identical_sha256)
+                        pass_identical_sha256=lambda: policy.current().known_content.pass_identical_sha256,
+                        reviews=reviews(settings.table_name), green=green)
     return EnforceDependencies(settings, enforcer, retry, policy)
 
 

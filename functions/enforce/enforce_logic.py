@@ -11,7 +11,9 @@ change such as an override) this function:
 3. remembers blocked content by hash (so identical uploads are blocked without a Green call) and
    forgets it when a block is lifted;
 4. publishes one verdict event (schema `greenlight.verdict/1`, README "Verdict events");
-5. records what it did on the record, with history entries, while that decision is still current.
+5. records what it did on the record, with history entries, while that decision is still current;
+6. for a person's override, tells Green about its mistake (ImageScanFeedback with the corrected
+   suggestion and labels), retried until it is accepted, the outcome recorded on the record.
 
 A failure of any step raises; the handler sends the work to the retry queue so other objects go on.
 """
@@ -26,11 +28,15 @@ from typing import Any
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.outcomes import Outcome, Tally
 from greenlight.domain.record import KnownContent, VerdictRecord, action_entry, iso
+from greenlight.green.errors import GreenError
+from greenlight.green.wire import Feedback
 from greenlight.ports import (
+    GreenScanner,
     KeyInUse,
     KnownContentStore,
     ObjectActions,
     QuarantineCopy,
+    ReviewStore,
     VerdictEvents,
     VerdictStore,
     VersionGone,
@@ -130,11 +136,29 @@ def verdict_event(record: VerdictRecord, *, enforced: bool, actions: list[str],
     }
 
 
+FEEDBACK_SCENES = ("porn", "terrorism", "ad")  # the scenes Green takes feedback on
+
+
+def feedback_for(record: VerdictRecord) -> Feedback | None:
+    """What to tell Green about a person's decision on `record`; None when there is nothing it can take
+    (a review decision, or no task of Green's to refer to)."""
+    if record.decision not in ("pass", "block") or not record.task_id:
+        return None
+    scenes = tuple(scene for scene in FEEDBACK_SCENES if scene in record.scenes) or ("porn",)
+    labels = [str(record.scenes.get(scene, {}).get("label", "normal")) for scene in scenes]
+    label = "normal" if record.decision == "pass" else next((x for x in labels if x != "normal"), scenes[0])
+    return Feedback(task_id=record.task_id, data_id=record.id, suggestion=record.decision, scenes=scenes,
+                    label=label, note=str(record.override.get("reason", ""))[:100] or None)
+
+
 class Enforcer:
     def __init__(self, *, store: VerdictStore, actions: ObjectActions, events: VerdictEvents,
                  known: KnownContentStore, settings: EnforceSettings, block_identical: Callable[[], bool],
-                 pass_identical_sha256: Callable[[], bool], clock: Callable[[], float] = time.time) -> None:
+                 pass_identical_sha256: Callable[[], bool], reviews: ReviewStore | None = None,
+                 green: GreenScanner | None = None, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.reviews = reviews
+        self.green = green
         self.actions = actions
         self.events = events
         self.known = known
@@ -149,10 +173,36 @@ class Enforcer:
         if record is None or record.decision_rev != work.decision_rev or not record.decision:
             tally.add(Outcome.ENFORCEMENT_STALE)  # a newer decision replaced it: that one is enforced instead
             return
-        if record.enforcement.get("decision_rev") == work.decision_rev:
-            return  # done already (a redelivered stream record, or a retry after a late failure)
         with object_context(object_key=record.key, data_id=record.id):
-            self._enforce(record, tally)
+            if record.enforcement.get("decision_rev") != work.decision_rev:  # else done already (a redelivery)
+                self._enforce(record, tally)
+                record = self.store.get(work.record_id) or record
+            self._feedback(record, tally)
+
+    def _feedback(self, record: VerdictRecord, tally: Tally) -> None:
+        """Tell Green about a person's decision once; a failure raises, so the work is retried."""
+        if (self.green is None or self.reviews is None or not record.override
+                or record.override.get("decision_rev") != record.decision_rev
+                or (record.feedback.get("decision_rev") == record.decision_rev and record.feedback.get("sent"))):
+            return
+        feedback = feedback_for(record)
+        attempts = int(record.feedback.get("attempts", 0)) + 1 if record.feedback.get(
+            "decision_rev") == record.decision_rev else 1
+        outcome: dict[str, Any] = {"decision_rev": record.decision_rev, "attempts": attempts,
+                                   "at": iso(self._clock())}
+        if feedback is None:
+            self.reviews.record_feedback(record.id, {**outcome, "sent": False, "status": "nothing Green can take"})
+            return
+        try:
+            self.green.image_scan_feedback(feedback, budget=20)
+        except GreenError as exc:
+            self.reviews.record_feedback(record.id, {**outcome, "sent": False,
+                                                     "status": f"failed: {type(exc).__name__} {exc.code}"})
+            tally.add(Outcome.FEEDBACK_FAILED)
+            raise
+        self.reviews.record_feedback(record.id, {**outcome, "sent": True, "status": "accepted",
+                                                 "suggestion": feedback.suggestion, "label": feedback.label})
+        tally.add(Outcome.FEEDBACK_SENT)
 
     def _enforce(self, record: VerdictRecord, tally: Tally) -> None:
         enforced = record.decision_mode == "enforce"

@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 
-from greenlight.aws.verdict_table import record_from_item
+from greenlight.aws.dynamo_writes import record_from_item
 from greenlight.domain.record import VerdictRecord
 from greenlight_local.cfn import Resolver, load_template
 from greenlight_local.processes import ROOT
@@ -55,6 +55,7 @@ class LocalStack:
     table: str
     secret_ids: dict[str, str]  # logical id -> ARN: GreenSecret (keys), CallbackSecret (uid, seed, token)
     queue_urls: dict[str, str]  # ARN -> URL, for every queue (event sources name queues by ARN)
+    policy_parameter: str
     rule_name: str
     functions: dict[str, FunctionSpec]
     resolver: Resolver
@@ -91,6 +92,7 @@ class LocalStack:
             "quarantine_bucket": self.quarantine_bucket, "queue_url": self.queue_url,
             "queue_arn": self.queue_arn, "dlq_url": self.dlq_url, "event_dlq_url": self.event_dlq_url,
             "table": self.table, "secret_ids": self.secret_ids, "queue_urls": self.queue_urls,
+            "policy_parameter": self.policy_parameter,
             "rule_name": self.rule_name,
             "functions": {name: {"logical_id": f.logical_id, "handler": f.handler, "code_dir": str(f.code_dir),
                                  "timeout": f.timeout, "environment": f.environment, "events": f.events}
@@ -253,6 +255,7 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
         dlq_url=resolver.values["DeadLetterQueue"], event_dlq_url=resolver.values["EventDeliveryDeadLetterQueue"],
         table=table, secret_ids=secret_ids, rule_name=rule_name,
         queue_urls={resolver.attributes[(lid, "Arn")]: resolver.values[lid] for lid, _ in queues},
+        policy_parameter=resolver.values["PolicyParameter"],
         functions=functions, resolver=resolver,
     )
 

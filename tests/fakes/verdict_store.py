@@ -199,6 +199,8 @@ class InMemoryVerdictStore:
     def finish(self, record_id: str, state: State, *, by: str, reason: str | None = None,
                result: TaskResult | None = None, details: Mapping[str, Any] | None = None,
                decision: Mapping[str, Any] | None = None) -> bool:
+        if state not in (State.FINAL, State.SKIPPED, State.ERROR):
+            raise ValueError(f"finish() records a verdict; {state} has its own write")
         now = self._clock()
         changes: dict[str, Any] = {"finished_at": iso(now), "source": by, "reason": reason,
                                    **{k: v for k, v in _record_details(details).items() if v is not None}}
@@ -255,3 +257,4 @@ def _decided(decision: Mapping[str, Any] | None, now: float, decision_rev: int) 
     if "decision_reasons" in values:
         values["decision_reasons"] = tuple(values["decision_reasons"])
     return values
+

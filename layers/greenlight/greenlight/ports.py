@@ -135,6 +135,26 @@ class CallbackTarget:
     seed: str
 
 
+class ReviewStore(Protocol):
+    """What people need from the verdict table (greenlight.aws.reviews)."""
+
+    def versions_of(self, bucket: str, key: str, *, limit: int = 50) -> list[VerdictRecord]:
+        """Every version record of bucket/key, newest first (from an index, not a scan)."""
+        ...
+
+    def review_queue(self, *, limit: int = 50) -> list[VerdictRecord]:
+        """Records whose decision is review, oldest decision first."""
+        ...
+
+    def override(self, record: VerdictRecord, *, decision: Mapping[str, Any], actor: str, reason: str,
+                 request_id: str) -> bool:
+        """A person's decision in place of `record`'s (refused if the record changed since it was read,
+        or if `request_id` was applied already)."""
+        ...
+
+    def record_feedback(self, record_id: str, feedback: Mapping[str, Any]) -> bool: ...
+
+
 class KnownContentStore(Protocol):
     """Verdicts remembered by content hash (greenlight.domain.record.KnownContent)."""
 

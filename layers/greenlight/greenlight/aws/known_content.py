@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from greenlight.aws.verdict_table import _client_error, _condition_failed, deserialize, serialize
+from greenlight.aws.dynamo_writes import client_error, condition_failed, deserialize, serialize
 from greenlight.domain.record import KnownContent, iso
 
 BATCH_GET_LIMIT = 100
@@ -35,8 +35,8 @@ class DynamoKnownContent:
                                      ExpressionAttributeNames={"#r": "record_id"},
                                      ExpressionAttributeValues={":r": {"S": record_id}})
             return True
-        except _client_error() as exc:
-            if _condition_failed(exc):
+        except client_error() as exc:
+            if condition_failed(exc):
                 return False
             raise
 

@@ -8,23 +8,31 @@ Indexes: `by-task` (task_id -> id) and `pending` (sparse: pending_shard + due_at
 record is RECEIVED or PENDING, so the poller finds both what to ask Green about and what a failed
 submission left stranded).
 
-Every state change is one conditional UpdateItem built by `_Transition` from
-`greenlight.domain.states.ALLOWED_FROM`, so a duplicate, late or replayed write fails its condition
-and changes nothing. Each change bumps `rev` and appends to `history`; a history that reaches
-HISTORY_LIMIT entries is folded (oldest entries dropped and counted) before the change is written,
-so a record can always change and never outgrows an item.
+Every state change is one conditional UpdateItem built by `transition` (greenlight.aws.dynamo_writes)
+from `greenlight.domain.states.ALLOWED_FROM`, so a duplicate, late or replayed write fails its
+condition and changes nothing. Each change bumps `rev` and appends to `history`; a history that
+reaches HISTORY_LIMIT entries is folded (oldest entries dropped and counted) before the change is
+written, so a record can always change and never outgrows an item.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
+from greenlight.aws.dynamo_writes import (
+    ConditionalWriter,
+    Update,
+    client_error,
+    condition_failed,
+    decided,
+    deserialize,
+    record_from_item,
+    serialize,
+    transition,
+)
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.record import (
     HISTORY_LIMIT,
@@ -34,8 +42,9 @@ from greenlight.domain.record import (
     history_entry,
     iso,
     object_fields,
+    object_name,
 )
-from greenlight.domain.states import ALLOWED_FROM, State
+from greenlight.domain.states import State
 from greenlight.green.wire import TaskResult
 
 PENDING_INDEX = "pending"
@@ -44,145 +53,8 @@ PENDING_SHARDS = 4
 SCHEDULING = ("lease_token", "lease_until", "pending_shard", "due_at")  # attributes of a record in flight
 
 
-@functools.cache
-def _codec() -> tuple[Any, Any]:
-    # boto3 is imported on first use, not with the module: handler cold starts stay short.
-    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-    return TypeSerializer(), TypeDeserializer()
-
-
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, Mapping):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
-def _from_dynamo(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, Mapping):
-        return {k: _from_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_from_dynamo(v) for v in value]
-    if isinstance(value, set):
-        return {_from_dynamo(v) for v in value}
-    return value
-
-
-def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    serializer = _codec()[0]
-    return {k: serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
-
-
-def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    deserializer = _codec()[1]
-    return {k: _from_dynamo(deserializer.deserialize(v)) for k, v in item.items()}
-
-
-_RECORD_FIELDS = {f.name for f in dataclasses.fields(VerdictRecord)}
-_CONVERT: dict[str, Callable[[Any], Any]] = {
-    "state": State, "task_ids": frozenset, "history": tuple, "rev": int, "attempts": int, "recoveries": int,
-    "history_folded": int, "decision_rev": int, "decision_reasons": tuple, "enforcement": dict, "quarantine": dict,
-}
-
-
-def record_from_item(item: Mapping[str, Any]) -> VerdictRecord:
-    """A VerdictRecord from a DynamoDB item (attributes the record does not declare are ignored)."""
-    data = deserialize(item)
-    values = {name: _CONVERT.get(name, _identity)(value) for name, value in data.items() if name in _RECORD_FIELDS}
-    values.setdefault("bucket", "")
-    values.setdefault("key", "")
-    return VerdictRecord(**values)
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
 def pending_shard(data_id: str) -> str:
     return f"p{int(data_id[-2:], 16) % PENDING_SHARDS}"
-
-
-def _client_error() -> type[Exception]:
-    """botocore's ClientError, imported when an exception is matched (a boto3 client loaded it already)."""
-    from botocore.exceptions import ClientError
-
-    return ClientError
-
-
-def _condition_failed(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-class _Update:
-    """One UpdateItem's expressions, every attribute name through a placeholder (many are reserved words)."""
-
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.values: dict[str, Any] = {}
-        self.sets: list[str] = []
-        self.adds: list[str] = []
-        self.removes: list[str] = []
-        self.conditions: list[str] = []
-        self.raw: dict[str, Any] = {}  # values already in DynamoDB's typed form (string sets)
-
-    def name(self, attribute: str) -> str:
-        for placeholder, known in self.names.items():
-            if known == attribute:
-                return placeholder
-        placeholder = f"#a{len(self.names)}"
-        self.names[placeholder] = attribute
-        return placeholder
-
-    def value(self, value: Any) -> str:
-        placeholder = f":v{len(self.values)}"
-        self.values[placeholder] = value
-        return placeholder
-
-    def set(self, attribute: str, value: Any) -> None:
-        if value is None:
-            self.removes.append(self.name(attribute))
-        else:
-            self.sets.append(f"{self.name(attribute)} = {self.value(value)}")
-
-    def add(self, attribute: str, amount: int) -> None:
-        self.adds.append(f"{self.name(attribute)} {self.value(amount)}")
-
-    def add_to_set(self, attribute: str, member: str) -> None:
-        placeholder = f":s{len(self.raw)}"
-        self.raw[placeholder] = {"SS": [member]}
-        self.adds.append(f"{self.name(attribute)} {placeholder}")
-
-    def remove(self, attribute: str) -> None:
-        self.removes.append(self.name(attribute))
-
-    def require(self, condition: str) -> None:
-        self.conditions.append(condition)
-
-    def kwargs(self, table: str, record_id: str) -> dict[str, Any]:
-        expression = ""
-        if self.sets:
-            expression += "SET " + ", ".join(self.sets)
-        if self.adds:
-            expression += " ADD " + ", ".join(self.adds)
-        set_names = {part.split(" = ")[0] for part in self.sets}
-        removes = [name for name in dict.fromkeys(self.removes) if name not in set_names]
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
-        values = {**serialize(self.values), **self.raw}
-        kwargs: dict[str, Any] = {"TableName": table, "Key": {"id": {"S": record_id}},
-                                  "UpdateExpression": expression.strip(), "ExpressionAttributeNames": self.names}
-        if values:
-            kwargs["ExpressionAttributeValues"] = values
-        if self.conditions:
-            kwargs["ConditionExpression"] = " AND ".join(self.conditions)
-        return kwargs
 
 
 class DynamoVerdictStore:
@@ -190,6 +62,7 @@ class DynamoVerdictStore:
         self._client = client
         self.table_name = table_name
         self._clock = clock
+        self._writer = ConditionalWriter(client, table_name)
 
     # -- reads ----------------------------------------------------------------------------------
 
@@ -221,7 +94,7 @@ class DynamoVerdictStore:
     # -- writes that are not state changes ----------------------------------------------------------
 
     def advance_head(self, obj: ObjectRef) -> HeadUpdate:
-        update = _Update()
+        update = Update()
         order, latest = update.name("latest_order"), update.name("latest_id")
         o, v = update.value(obj.order), update.value(obj.data_id)
         update.sets.append(f"{order} = {o}")
@@ -232,8 +105,8 @@ class DynamoVerdictStore:
         update.require(f"(attribute_not_exists({order}) OR {order} < {o} OR {latest} = {v})")
         try:
             response = self._client.update_item(**update.kwargs(self.table_name, obj.head_id), ReturnValues="ALL_OLD")
-        except _client_error() as exc:
-            if _condition_failed(exc):
+        except client_error() as exc:
+            if condition_failed(exc):
                 return HeadUpdate(newest=False)
             raise
         previous = deserialize(response.get("Attributes") or {}).get("latest_id")
@@ -243,7 +116,7 @@ class DynamoVerdictStore:
         now = self._clock()
         token = uuid.uuid4().hex
         item = {
-            **object_fields(obj),
+            **self._new_item(obj),
             "state": State.RECEIVED.value, "rev": 1, "attempts": 1, "recoveries": 0,
             "lease_token": token, "lease_until": now + lease_seconds,
             "pending_shard": pending_shard(obj.data_id), "due_at": now + lease_seconds,
@@ -255,14 +128,14 @@ class DynamoVerdictStore:
                                   ConditionExpression="attribute_not_exists(#id)",
                                   ExpressionAttributeNames={"#id": "id"})
             return Claim(claimed=True, lease_token=token, attempts=1)
-        except _client_error() as exc:
-            if not _condition_failed(exc):
+        except client_error() as exc:
+            if not condition_failed(exc):
                 raise
         existing = self.get(obj.data_id)
         if (existing is None or existing.state is not State.RECEIVED or (existing.lease_until or 0) > now
                 or existing.attempts >= max_attempts):
             return Claim(claimed=False, existing=existing)
-        update = self._transition(State.RECEIVED, now, by)
+        update = transition(State.RECEIVED, now, by)
         update.require(f"{update.name('lease_token')} = {update.value(existing.lease_token or '')}")
         update.require(f"{update.name('attempts')} < {update.value(max_attempts)}")
         update.set("lease_token", token)
@@ -271,12 +144,12 @@ class DynamoVerdictStore:
         update.add("attempts", 1)
         if by != "submit":
             update.add("recoveries", 1)
-        if self._apply(obj.data_id, update):
+        if self._writer.apply(obj.data_id, update):
             return Claim(claimed=True, lease_token=token, takeover=True, attempts=existing.attempts + 1)
         return Claim(claimed=False, existing=self.get(obj.data_id))
 
     def release(self, record_id: str, lease_token: str, *, retry_at: float, unsent: bool) -> bool:
-        update = _Update()
+        update = Update()
         update.set("lease_until", 0)
         update.set("due_at", retry_at)
         update.set("updated_at", iso(self._clock()))
@@ -284,20 +157,20 @@ class DynamoVerdictStore:
             update.add("attempts", -1)
         update.require(f"{update.name('state')} = {update.value(State.RECEIVED.value)}")
         update.require(f"{update.name('lease_token')} = {update.value(lease_token)}")
-        return self._write(record_id, update)
+        return self._writer.write(record_id, update)
 
     def reserve_rescan(self, record_id: str, *, task_id: str | None, max_attempts: int, due_at: float) -> bool:
-        update = _Update()
+        update = Update()
         update.add("attempts", 1)
         update.set("due_at", due_at)
         update.require(f"{update.name('state')} = {update.value(State.PENDING.value)}")
         update.require(f"{update.name('attempts')} < {update.value(max_attempts)}")
         update.require(self._task_is(update, task_id))
-        return self._write(record_id, update)
+        return self._writer.write(record_id, update)
 
     def reschedule(self, record_id: str, *, task_id: str | None, due_at: float, last_code: int | None = None,
                    only_earlier: bool = False, return_attempt: bool = False) -> bool:
-        update = _Update()
+        update = Update()
         update.set("due_at", due_at)
         update.set("last_code", last_code)
         if return_attempt:
@@ -306,7 +179,7 @@ class DynamoVerdictStore:
         update.require(self._task_is(update, task_id))
         if only_earlier:
             update.require(f"{update.name('due_at')} > {update.value(due_at)}")
-        return self._write(record_id, update)
+        return self._writer.write(record_id, update)
 
     # -- what was done about a decision ---------------------------------------------------------------
 
@@ -314,7 +187,7 @@ class DynamoVerdictStore:
                            entries: Sequence[Mapping[str, Any]]) -> bool:
         """What enforcing decision `decision_rev` did, with history entries; only while it is still the
         record's decision (a newer one is enforced on its own)."""
-        update = _Update()
+        update = Update()
         history = update.name("history")
         update.set("enforcement", dict(enforcement))
         update.set("updated_at", iso(self._clock()))
@@ -323,22 +196,22 @@ class DynamoVerdictStore:
         update.add("rev", 1)
         update.require(f"{update.name('decision_rev')} = {update.value(decision_rev)}")
         update.require(f"(attribute_not_exists({history}) OR size({history}) < {update.value(HISTORY_LIMIT)})")
-        return self._apply(record_id, update)
+        return self._writer.apply(record_id, update)
 
     def set_quarantine(self, record_id: str, quarantine: Mapping[str, Any] | None) -> bool:
         """Where the version now is (written as soon as it is copied, before its key stops serving it),
         or None once it is back."""
-        update = _Update()
+        update = Update()
         update.set("quarantine", dict(quarantine) if quarantine else None)
         update.require(f"attribute_exists({update.name('id')})")
-        return self._write(record_id, update)
+        return self._writer.write(record_id, update)
 
     # -- state changes ------------------------------------------------------------------------------
 
     def create_superseded(self, obj: ObjectRef, *, reason: str, by: str,
                           decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
-        item = {**object_fields(obj), "state": State.SUPERSEDED.value, "rev": 1, "attempts": 0, "reason": reason,
+        item = {**self._new_item(obj), "state": State.SUPERSEDED.value, "rev": 1, "attempts": 0, "reason": reason,
                 "source": by, "created_at": iso(now), "updated_at": iso(now), "finished_at": iso(now),
                 "history": [history_entry(State.SUPERSEDED, now, by, reason=reason)]}
         if decision:
@@ -348,26 +221,26 @@ class DynamoVerdictStore:
                                   ConditionExpression="attribute_not_exists(#id)",
                                   ExpressionAttributeNames={"#id": "id"})
             return True
-        except _client_error() as exc:
-            if _condition_failed(exc):
+        except client_error() as exc:
+            if condition_failed(exc):
                 return self.supersede(obj.data_id, reason=reason, by=by, decision=decision)
             raise
 
     def supersede(self, record_id: str, *, reason: str, by: str, decision: Mapping[str, Any] | None = None) -> bool:
         now = self._clock()
-        update = self._transition(State.SUPERSEDED, now, by, reason=reason)
-        self._decided(update, now, decision)
+        update = transition(State.SUPERSEDED, now, by, reason=reason)
+        decided(update, now, decision)
         update.set("reason", reason)
         update.set("source", by)
         update.set("finished_at", iso(now))
         for name in SCHEDULING:
             update.remove(name)
-        return self._apply(record_id, update)
+        return self._writer.apply(record_id, update)
 
     def mark_pending(self, record_id: str, *, lease_token: str, task_id: str, due_at: float,
                      url_expires_at: float | None, details: Mapping[str, Any] | None, by: str) -> bool:
         now = self._clock()
-        update = self._transition(State.PENDING, now, by, task_id=task_id, from_states=(State.RECEIVED,))
+        update = transition(State.PENDING, now, by, task_id=task_id, from_states=(State.RECEIVED,))
         update.require(f"{update.name('lease_token')} = {update.value(lease_token)}")
         self._submitted(update, now, task_id, due_at, url_expires_at)
         for name, value in (details or {}).items():
@@ -375,23 +248,25 @@ class DynamoVerdictStore:
         update.remove("lease_token")
         update.remove("lease_until")
         update.add_to_set("task_ids", task_id)
-        return self._apply(record_id, update)
+        return self._writer.apply(record_id, update)
 
     def resubmitted(self, record_id: str, *, task_id: str, due_at: float, url_expires_at: float | None,
                     reason: str, by: str) -> bool:
         now = self._clock()
-        update = self._transition(State.PENDING, now, by, task_id=task_id, reason=reason, from_states=(State.PENDING,))
+        update = transition(State.PENDING, now, by, task_id=task_id, reason=reason, from_states=(State.PENDING,))
         self._submitted(update, now, task_id, due_at, url_expires_at)
         update.set("reason", reason)
         update.add_to_set("task_ids", task_id)
-        return self._apply(record_id, update)
+        return self._writer.apply(record_id, update)
 
     def finish(self, record_id: str, state: State, *, by: str, reason: str | None = None,
                result: TaskResult | None = None, details: Mapping[str, Any] | None = None,
                decision: Mapping[str, Any] | None = None) -> bool:
+        if state not in (State.FINAL, State.SKIPPED, State.ERROR):
+            raise ValueError(f"finish() records a verdict; {state} has its own write")
         now = self._clock()
-        update = self._transition(state, now, by, reason=reason, task_id=result.task_id if result else None)
-        self._decided(update, now, decision)
+        update = transition(state, now, by, reason=reason, task_id=result.task_id if result else None)
+        decided(update, now, decision)
         update.set("finished_at", iso(now))
         update.set("source", by)
         update.set("reason", reason)
@@ -408,84 +283,26 @@ class DynamoVerdictStore:
                                       for r in result.results})
         for name in SCHEDULING:
             update.remove(name)
-        return self._apply(record_id, update)
+        return self._writer.apply(record_id, update)
 
     # -- plumbing -------------------------------------------------------------------------------
 
     @staticmethod
-    def _decided(update: _Update, now: float, decision: Mapping[str, Any] | None) -> None:
-        """A decision's fields (greenlight.domain.policy.Decision.to_record), its time, and a new decision_rev."""
-        if not decision:
-            return
-        for name, value in decision.items():
-            update.set(name, value)
-        update.set("decided_at", iso(now))
-        update.add("decision_rev", 1)
+    def _new_item(obj: ObjectRef) -> dict[str, Any]:
+        """A new record's object fields, and the key the lookup index (bucket/key -> versions) files it under."""
+        return {**object_fields(obj), "object": object_name(obj.bucket, obj.key)}
 
     @staticmethod
-    def _task_is(update: _Update, task_id: str | None) -> str:
+    def _task_is(update: Update, task_id: str | None) -> str:
         if task_id is None:
             return f"attribute_not_exists({update.name('task_id')})"
         return f"{update.name('task_id')} = {update.value(task_id)}"
 
     @staticmethod
-    def _submitted(update: _Update, now: float, task_id: str, due_at: float, url_expires_at: float | None) -> None:
+    def _submitted(update: Update, now: float, task_id: str, due_at: float, url_expires_at: float | None) -> None:
         update.set("task_id", task_id)
         update.set("submitted_at", iso(now))
         update.set("submitted_epoch", now)
         update.set("due_at", due_at)
         update.set("url_expires_at", iso(url_expires_at) if url_expires_at else None)
 
-    @staticmethod
-    def _transition(target: State, now: float, by: str, *, task_id: str | None = None, reason: str | None = None,
-                    from_states: tuple[State, ...] | None = None) -> _Update:
-        """A state change: allowed-from condition, rev, updated_at and one history entry."""
-        update = _Update()
-        state, history = update.name("state"), update.name("history")
-        allowed = [s for s in (from_states or ALLOWED_FROM[target]) if s is not None]
-        assert all(s in ALLOWED_FROM[target] for s in allowed), f"{allowed} -> {target} is not in the state table"
-        update.require(f"attribute_exists({update.name('id')})")
-        update.require(f"{state} IN ({', '.join(update.value(s.value) for s in allowed)})")
-        update.require(f"(attribute_not_exists({history}) OR size({history}) < {update.value(HISTORY_LIMIT)})")
-        update.sets.append(f"{state} = {update.value(target.value)}")
-        update.set("updated_at", iso(now))
-        entry = update.value([history_entry(target, now, by, task_id=task_id, reason=reason)])
-        update.sets.append(f"{history} = list_append(if_not_exists({history}, {update.value([])}), {entry})")
-        update.add("rev", 1)
-        return update
-
-    def _write(self, record_id: str, update: _Update) -> bool:
-        """One conditional write: True when it happened, False when its condition did not hold."""
-        return self._try(record_id, update, return_old=False)[0]
-
-    def _try(self, record_id: str, update: _Update, *, return_old: bool) -> tuple[bool, Mapping[str, Any] | None]:
-        """A conditional write; on refusal, with `return_old`, also the item as it was."""
-        kwargs = update.kwargs(self.table_name, record_id)
-        if return_old:
-            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-        try:
-            self._client.update_item(**kwargs)
-            return True, None
-        except _client_error() as exc:
-            if not _condition_failed(exc):
-                raise
-            return False, getattr(exc, "response", {}).get("Item")
-
-    def _apply(self, record_id: str, update: _Update) -> bool:
-        """Write a state change. If only the full history stood in its way, fold the history and try once more."""
-        done, old = self._try(record_id, update, return_old=True)
-        if done or not old or not self._fold_history(record_id, record_from_item(old)):
-            return done
-        return self._write(record_id, update)
-
-    def _fold_history(self, record_id: str, record: VerdictRecord) -> bool:
-        """Keep the newer half of a full history, counting what was dropped; False if it was not full."""
-        if len(record.history) < HISTORY_LIMIT:
-            return False
-        keep = HISTORY_LIMIT // 2
-        update = _Update()
-        update.set("history", list(record.history[-keep:]))
-        update.add("history_folded", len(record.history) - keep)
-        update.require(f"{update.name('rev')} = {update.value(record.rev)}")
-        self._write(record_id, update)
-        return True  # folded now, or changed by someone else meanwhile: the second try decides

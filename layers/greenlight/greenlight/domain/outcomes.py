@@ -49,6 +49,8 @@ class Outcome(StrEnum):
     ENFORCEMENT_STALE = "EnforcementStale"  # a newer decision replaced the one to enforce
     ENFORCEMENT_RETRIED = "EnforcementRetried"  # a step failed; the work went to the retry queue
     KNOWN_CONTENT = "KnownContentReused"  # identical content decided without a Green scan
+    FEEDBACK_SENT = "FeedbackSent"  # Green was told about a person's correction
+    FEEDBACK_FAILED = "FeedbackFailed"  # ... and did not take it this time (retried)
     # the moderation policy
     POLICY_INVALID = "PolicyInvalid"  # the configured policy was refused or unreadable; the last valid one decided
     # callbacks

@@ -54,6 +54,10 @@ class VerdictRecord:
     enforcement: dict[str, Any] = field(default_factory=dict)  # what was done for the latest decision
     quarantine: dict[str, Any] = field(default_factory=dict)  # where the version was moved ({} if it was not)
     sha256: str | None = None  # of the bytes, when content hashing is on
+    # people in the loop
+    override: dict[str, Any] = field(default_factory=dict)  # the latest: by, at, reason, decision, previous...
+    override_ids: frozenset[str] = frozenset()  # every override request applied (a replay changes nothing)
+    feedback: dict[str, Any] = field(default_factory=dict)  # what Green was told about an override, and how it went
     # scanning
     task_id: str | None = None
     task_ids: frozenset[str] = frozenset()
@@ -81,6 +85,11 @@ class VerdictRecord:
     def object_ref(self) -> ObjectRef:
         return ObjectRef(bucket=self.bucket, key=self.key, etag=self.etag, version_id=self.version_id,
                          size=self.size, sequencer=self.sequencer, event_time=self.event_time)
+
+
+def object_name(bucket: str, key: str) -> str:
+    """What the lookup index knows a record by: every version of bucket/key shares it."""
+    return f"{bucket}/{key}"
 
 
 def object_fields(obj: ObjectRef) -> dict[str, Any]:

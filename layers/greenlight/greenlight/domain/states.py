@@ -6,16 +6,20 @@
       │                ├──┴──────────────────────┴──┴──▶ SKIPPED | ERROR | SUPERSEDED
       └──older write seen after a newer one──▶ SUPERSEDED
 
+    FINAL | SKIPPED | ERROR | SUPERSEDED | OVERRIDDEN ──a person's override──▶ OVERRIDDEN
+
 - RECEIVED: claimed by one invocation (a lease) and not yet known to be at Green.
 - PENDING: at Green under task_id; waiting for a callback or the poller.
 - FINAL: Green's verdict is recorded (suggestion pass/review/block, per-scene results).
 - SKIPPED: Green was not asked, or cannot take the content (reason says why).
 - ERROR: scanning failed for good (reason says why).
 - SUPERSEDED: a newer write of the same key arrived before this one had a verdict.
+- OVERRIDDEN: a person replaced the decision (who, when, why and the decision before are kept on the
+  record); overriding an override is another override.
 
-FINAL, SKIPPED, ERROR and SUPERSEDED are terminal: nothing moves a record out of them, so a
-verdict never goes back to pending and never changes by itself. The verdict store enforces this
-table with conditional writes.
+FINAL, SKIPPED, ERROR, SUPERSEDED and OVERRIDDEN are terminal: nothing but a person's override
+moves a record out of them, so a verdict never goes back to pending and never changes by itself.
+The verdict store enforces this table with conditional writes.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ class State(StrEnum):
     SKIPPED = "SKIPPED"
     ERROR = "ERROR"
     SUPERSEDED = "SUPERSEDED"
+    OVERRIDDEN = "OVERRIDDEN"
 
 
-TERMINAL = frozenset({State.FINAL, State.SKIPPED, State.ERROR, State.SUPERSEDED})
+TERMINAL = frozenset({State.FINAL, State.SKIPPED, State.ERROR, State.SUPERSEDED, State.OVERRIDDEN})
 
 # to-state -> the states a record may be in for the write to succeed (None: the record is new).
 ALLOWED_FROM: dict[State, frozenset[State | None]] = {
@@ -42,6 +47,7 @@ ALLOWED_FROM: dict[State, frozenset[State | None]] = {
     State.SKIPPED: frozenset({State.RECEIVED, State.PENDING}),
     State.ERROR: frozenset({State.RECEIVED, State.PENDING}),
     State.SUPERSEDED: frozenset({None, State.RECEIVED, State.PENDING}),
+    State.OVERRIDDEN: frozenset(TERMINAL),  # only a person does this, and only once there is a decision
 }
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from greenlight.aws.object_actions import S3ObjectActions
     from greenlight.aws.policy_source import SsmPolicySource
     from greenlight.aws.retry_queue import SqsRetryQueue
+    from greenlight.aws.reviews import DynamoReviews
     from greenlight.aws.s3_objects import S3Objects
     from greenlight.aws.secret import CallbackSecret, GreenKeys
     from greenlight.aws.verdict_events import EventBridgeVerdictEvents
@@ -89,6 +90,13 @@ def policy_source(settings: PolicySettings) -> SsmPolicySource:
     from greenlight.aws.policy_source import SsmPolicySource
 
     return SsmPolicySource(settings.parameter, settings.max_age)
+
+
+def reviews(table_name: str) -> DynamoReviews:
+    from greenlight.aws.clients import aws_client
+    from greenlight.aws.reviews import DynamoReviews
+
+    return DynamoReviews(aws_client("dynamodb"), table_name)
 
 
 def known_content(table_name: str) -> DynamoKnownContent:

@@ -257,6 +257,8 @@ class EnforceSettings:
     event_bus: str
     retry_queue_url: str
     retry_delay: int
+    secrets: SecretIds | None  # the Green keys, for feedback on overrides (None: no feedback is sent)
+    green: GreenSettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> EnforceSettings:
@@ -275,4 +277,8 @@ class EnforceSettings:
             event_bus=env.text("VERDICT_EVENT_BUS", "default"),
             retry_queue_url=env.text("ENFORCEMENT_RETRY_QUEUE_URL"),
             retry_delay=env.integer("ENFORCEMENT_RETRY_DELAY_SECONDS", 60, minimum=0, maximum=900),
+            secrets=SecretIds(green_keys=env.text("GREEN_SECRET_ID"), callback="",
+                              max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600))
+            if env.optional("GREEN_SECRET_ID") else None,
+            green=GreenSettings.from_env(env),
         )

@@ -158,7 +158,7 @@ def test_uploaders_cannot_set_decision_tags_themselves() -> None:
 def test_enforcement_writes_only_to_the_moderated_objects_and_the_quarantine_prefix() -> None:
     resolver = Resolver(TEMPLATE)
     for name in ("UploadBucket", "QuarantineBucket", "VerdictTable", "EnforceLogGroup", "EnforcementRetryQueue",
-                 "EnforcementDeadLetterQueue", "PolicyParameter"):
+                 "EnforcementDeadLetterQueue", "PolicyParameter", "GreenSecret"):
         resolver.set_resource(name, name.lower(), Arn=f"arn:aws:x:::{name.lower()}", StreamArn="arn:stream")
     writes = {}
     for statement in resolver.resolve(statements(ROLES["EnforceRole"])):

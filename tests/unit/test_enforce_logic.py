@@ -14,13 +14,16 @@ from enforce_logic import Enforcer, Work, plan, work_from_message, work_from_str
 from fakes.known_content import InMemoryKnownContent
 from fakes.object_actions import InMemoryObjectActions
 from fakes.objects import StoredObject
+from fakes.reviews import InMemoryReviews
 from fakes.verdict_events import RecordingVerdictEvents
 from greenlight.domain.identity import ObjectRef
 from greenlight.domain.outcomes import Outcome, Tally
 from greenlight.domain.policy import initial_policy_json, parse_policy
 from greenlight.domain.record import VerdictRecord
 from greenlight.domain.states import State
+from greenlight.green.errors import GreenThrottled
 from greenlight.green.wire import SceneResult, TaskResult
+from greenlight.review.overrides import OverrideRequest, apply_override
 from greenlight.runtime.config import EnforceSettings
 from greenlight.scanning.results import apply_result, settle
 from unit.conftest import BUCKET, World
@@ -301,3 +304,65 @@ def test_tally_names_every_enforcement_outcome_as_a_metric() -> None:
     tally = Tally()
     tally.add(Outcome.ENFORCED)
     assert tally.as_dict() == {"DecisionEnforced": 1}
+
+
+def overridden(bench: Bench, record: VerdictRecord, decision: str,
+               reason: str = "a cat, not a threat") -> VerdictRecord:
+    reviews = InMemoryReviews(bench.world.store, bench.world.clock)
+    request = OverrideRequest(record.id, decision, reason, "arn:aws:iam::1:user/ana")
+    return apply_override(bench.world.store, reviews, bench.world.policy.policy, request).record
+
+
+@pytest.fixture
+def with_feedback(world: World) -> Bench:
+    bench = Bench(world)
+    bench.enforcer.reviews = InMemoryReviews(world.store, world.clock)
+    bench.enforcer.green = world.green
+    return bench
+
+
+def test_an_override_is_enforced_announced_and_reported_to_green(with_feedback: Bench) -> None:
+    bench = with_feedback
+    blocked = bench.enforce(bench.judged("fp.png", BLOCK))
+
+    approved = bench.enforce(overridden(bench, blocked, "pass"))
+
+    assert (approved.state, approved.decision, approved.override["by"]) == (State.OVERRIDDEN, "pass",
+                                                                           "arn:aws:iam::1:user/ana")
+    back = bench.world.objects.current(BUCKET, "fp.png")
+    assert back is not None and back.tags["greenlight-decision"] == "pass"  # put back and retagged
+    [sent] = bench.world.green.sent("ImageScanFeedback")
+    assert sent.feedback is not None
+    assert (sent.feedback.task_id, sent.feedback.suggestion, sent.feedback.scenes, sent.feedback.label) == (
+        blocked.task_id, "pass", ("porn",), "normal")
+    assert approved.feedback["sent"] is True and approved.feedback["decision_rev"] == approved.decision_rev
+    assert [e["decision"] for e in bench.events.details] == ["block", "pass"]
+    assert bench.world.tally[Outcome.FEEDBACK_SENT] == 1
+
+
+def test_feedback_green_refused_is_recorded_raised_for_a_retry_and_sent_once_it_works(with_feedback: Bench) -> None:
+    bench = with_feedback
+    passed = bench.enforce(bench.judged("missed.png", [SceneResult("porn", "sexy", "pass", 70.0)]))
+    blocked = overridden(bench, passed, "block", "it is porn")
+    bench.world.green.fail_next = [GreenThrottled("588", code=588)]
+
+    with pytest.raises(GreenThrottled):
+        bench.enforce(blocked)
+    failed = bench.record(blocked)
+    assert failed.feedback["sent"] is False and failed.feedback["status"].startswith("failed: GreenThrottled")
+    assert failed.enforcement["decision_rev"] == blocked.decision_rev  # the object was acted on already
+
+    retried = bench.enforce(failed)  # the retry queue brings it back
+    assert retried.feedback["sent"] is True and retried.feedback["attempts"] == 2
+    [_, sent] = bench.world.green.sent("ImageScanFeedback")  # refused once, then taken
+    assert sent.feedback is not None and (sent.feedback.suggestion, sent.feedback.label) == ("block", "sexy")
+    assert len(bench.events.details) == 2  # the retry did not announce the decision again
+
+
+def test_no_feedback_for_a_machine_decision_or_a_review(with_feedback: Bench) -> None:
+    bench = with_feedback
+    record = bench.enforce(bench.judged("plain.png", PASS))
+    reviewed = bench.enforce(overridden(bench, record, "review", "not sure"))
+
+    assert bench.world.green.sent("ImageScanFeedback") == []
+    assert reviewed.feedback["sent"] is False and reviewed.feedback["status"] == "nothing Green can take"

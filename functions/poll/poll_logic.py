@@ -190,9 +190,17 @@ class Poller:
             due_later = self.ports.clock() + settings.recheck_seconds
             if not store.reserve_rescan(record.id, task_id=record.task_id, max_attempts=settings.scan.max_attempts,
                                         due_at=due_later):
-                self._give_up(record, f"gave_up_after_{record.attempts}_scans_{reason}", summary, tally)
+                current = store.get(record.id)  # out of attempts, or settled meanwhile (a callback won)
+                if current is not None and current.state is State.PENDING and \
+                        current.attempts >= settings.scan.max_attempts:
+                    self._give_up(current, f"gave_up_after_{current.attempts}_scans_{reason}", summary, tally)
                 continue
-            signed = self.submission.task_for(record.object_ref())
+            try:
+                signed = self.submission.task_for(record.object_ref())
+            except Exception as exc:  # presigning failed: nothing was sent, the attempt goes back
+                logger.warning("rescan deferred", extra={"error": str(exc)[:300], "data_id": record.id})
+                store.reschedule(record.id, task_id=record.task_id, return_attempt=True, due_at=due_later)
+                continue
             if isinstance(signed, NotScannable):
                 self.submission.settle(record.object_ref(), signed, tally)
                 continue

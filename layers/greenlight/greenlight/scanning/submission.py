@@ -161,7 +161,11 @@ class Submission:
         """Decide what is identical to content already judged; return it, and what is left to send."""
         if not prepared:
             return {}, []
-        entries = self.ports.known.find([key for p in prepared for key in lookup_keys(p.obj, p.info)])
+        try:
+            entries = self.ports.known.find([key for p in prepared for key in lookup_keys(p.obj, p.info)])
+        except Exception as exc:  # the lookup only saves a scan: without it, Green judges them all
+            logger.warning("known content lookup failed; scanning instead", extra={"error": str(exc)[:300]})
+            return {}, list(prepared)
         if not entries:
             return {}, list(prepared)
         policy = self.ports.policy.current()

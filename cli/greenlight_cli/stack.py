@@ -37,6 +37,9 @@ class StackContext:
     endpoint_url: str | None = None  # the local stack's moto server; None for AWS
     profile: str | None = None
     local_caller: str | None = None  # who overrides in the local stack (no STS there)
+    # the managed policies a person attaches to use the stack (outputs ReviewerPolicyArn, LookupPolicyArn)
+    reviewer_policy_arn: str | None = None
+    lookup_policy_arn: str | None = None
 
     @cached_property
     def session(self) -> Any:
@@ -75,7 +78,7 @@ class StackContext:
 def from_stack(name: str, *, region: str | None = None, profile: str | None = None) -> StackContext:
     """The deployed stack `name`, from its outputs."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
@@ -84,6 +87,8 @@ def from_stack(name: str, *, region: str | None = None, profile: str | None = No
         raise CliError(f"no AWS profile named {profile!r}") from exc
     except NoCredentialsError as exc:
         raise CliError("no AWS credentials found (aws configure, or AWS_PROFILE)") from exc
+    except NoRegionError as exc:
+        raise CliError("no AWS region set (use --region, or AWS_REGION)") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
@@ -102,7 +107,9 @@ def from_stack(name: str, *, region: str | None = None, profile: str | None = No
         raise CliError(f"stack {name!r} is not a greenlight stack (no outputs {', '.join(missing)})")
     return StackContext(name=name, region=session.region_name, table=outputs["TableName"], bucket=outputs["BucketName"],
                         quarantine_bucket=outputs.get("QuarantineBucketName") or None,
-                        policy_parameter=outputs["PolicyParameterName"], profile=profile)
+                        policy_parameter=outputs["PolicyParameterName"], profile=profile,
+                        reviewer_policy_arn=outputs.get("ReviewerPolicyArn") or None,
+                        lookup_policy_arn=outputs.get("LookupPolicyArn") or None)
 
 
 def from_local(state_file: Path = LOCAL_STATE) -> StackContext:
@@ -111,11 +118,17 @@ def from_local(state_file: Path = LOCAL_STATE) -> StackContext:
         state = json.loads(state_file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise CliError(f"no local stack ({state_file} is missing: run `make review-demo` first)") from exc
+    except OSError as exc:
+        raise CliError(f"cannot read {state_file}: {exc.strerror or exc}") from exc
     except ValueError as exc:
         raise CliError(f"{state_file} is not a local stack's state file") from exc
-    return StackContext(name="local", region=state["region"], table=state["table"], bucket=state["bucket"],
-                        quarantine_bucket=state.get("quarantine_bucket"), policy_parameter=state["policy_parameter"],
-                        endpoint_url=state["endpoint"], local_caller=f"local:{os.environ.get('USER', 'operator')}")
+    try:
+        return StackContext(name="local", region=state["region"], table=state["table"], bucket=state["bucket"],
+                            quarantine_bucket=state.get("quarantine_bucket"),
+                            policy_parameter=state["policy_parameter"], endpoint_url=state["endpoint"],
+                            local_caller=f"local:{os.environ.get('USER', 'operator')}")
+    except (KeyError, TypeError, AttributeError) as exc:  # JSON, but not what the local pipeline writes
+        raise CliError(f"{state_file} is not a local stack's state file") from exc
 
 
 def _short(exc: BaseException) -> str:

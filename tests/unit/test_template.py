@@ -187,7 +187,8 @@ def test_the_table_has_pitr_encryption_on_demand_and_the_lookup_indexes() -> Non
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table["SSESpecification"] == {"SSEEnabled": True}
-    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"by-task", "pending", "by-object", "review"}
+    assert {index["IndexName"] for index in table["GlobalSecondaryIndexes"]} == {"by-task", "pending", "by-object",
+                                                                                 "review"}
 
 
 def test_the_callback_url_is_wired_from_the_api_not_typed() -> None:

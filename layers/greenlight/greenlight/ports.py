@@ -93,6 +93,27 @@ class VerdictStore(Protocol):
     def set_quarantine(self, record_id: str, quarantine: Mapping[str, Any] | None) -> bool: ...
 
 
+class ImageBudget(Protocol):
+    """Counters of images sent to Green, one per UTC day (greenlight.scanning.spend decides with them).
+
+    `day` is an ISO date ("2026-12-03"). Counts never go above the limit a caller passes, however many
+    callers take at once.
+    """
+
+    def take(self, day: str, images: int, *, limit: int) -> int:
+        """Count up to `images` more for `day`, keeping the day's count at most `limit`, in one conditional
+        write (a second only when the first would cross the limit); how many were granted (0 to images)."""
+        ...
+
+    def give_back(self, day: str, images: int) -> None:
+        """Uncount images taken for `day` that were surely never sent."""
+        ...
+
+    def used(self, day: str) -> int:
+        """Images counted for `day` so far."""
+        ...
+
+
 class GreenScanner(Protocol):
     """The Green image operations the pipeline uses (`greenlight.green.client.GreenClient`)."""
 

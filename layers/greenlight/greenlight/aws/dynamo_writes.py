@@ -190,6 +190,14 @@ def decided(update: Update, now: float, decision: Mapping[str, Any] | None) -> N
     update.add("decision_rev", 1)
 
 
+def decided_item(now: float, decision: Mapping[str, Any]) -> dict[str, Any]:
+    """A new record's first decision, as `decided` writes a later one."""
+    item = {**decision, "decided_at": iso(now), "decision_rev": 1}
+    if decision.get("decision") == "review":
+        item[REVIEW_QUEUE] = OPEN
+    return item
+
+
 class ConditionalWriter:
     """Conditional UpdateItems on one table."""
 

@@ -1,9 +1,11 @@
 """The two secrets: Green's API keys, and the callback secret (account uid, seed, path token).
 
 They are apart so the internet-facing callback function can read only what verifying a callback
-needs, never the AccessKey. Both are JSON objects read with Powertools Parameters (Secrets
-Manager, or an SSM SecureString when the id starts with `ssm:`), cached for `max_age` seconds so
-a rotation takes effect without a redeploy. Values never appear in reprs, logs or errors: errors
+needs, never the AccessKey. Both are JSON objects in Secrets Manager, read with Powertools Parameters
+and cached for `max_age` seconds so a rotation takes effect without a redeploy. (SSM SecureStrings are
+not supported: the function roles may read only the two secrets, and a SecureString would need
+ssm:GetParameter and kms:Decrypt on its key besides; Secrets Manager already encrypts, versions and
+audits the values.) Values never appear in reprs, logs or errors: errors
 name the field only.
 """
 
@@ -106,10 +108,7 @@ def read_secret_json(secret_id: str, max_age: int) -> Mapping[str, Any]:
     from aws_lambda_powertools.utilities import parameters  # deferred: a heavy import, only on first use
 
     try:
-        if secret_id.startswith("ssm:"):
-            raw = parameters.get_parameter(secret_id[4:], decrypt=True, transform="json", max_age=max_age)
-        else:
-            raw = parameters.get_secret(secret_id, transform="json", max_age=max_age)
+        raw = parameters.get_secret(secret_id, transform="json", max_age=max_age)
     except parameters.exceptions.TransformParameterError as exc:
         raise ConfigError(f"the secret {secret_id.rsplit(':', 1)[-1]} is not a JSON object") from exc
     if not isinstance(raw, Mapping):

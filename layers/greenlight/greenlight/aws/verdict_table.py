@@ -28,6 +28,7 @@ from greenlight.aws.dynamo_writes import (
     client_error,
     condition_failed,
     decided,
+    decided_item,
     deserialize,
     record_from_item,
     serialize,
@@ -215,7 +216,7 @@ class DynamoVerdictStore:
                 "source": by, "created_at": iso(now), "updated_at": iso(now), "finished_at": iso(now),
                 "history": [history_entry(State.SUPERSEDED, now, by, reason=reason)]}
         if decision:
-            item.update({**decision, "decision_rev": 1, "decided_at": iso(now)})
+            item.update(decided_item(now, decision))
         try:
             self._client.put_item(TableName=self.table_name, Item=serialize(item),
                                   ConditionExpression="attribute_not_exists(#id)",

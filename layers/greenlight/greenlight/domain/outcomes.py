@@ -53,10 +53,16 @@ class Outcome(StrEnum):
     FEEDBACK_FAILED = "FeedbackFailed"  # ... and did not take it this time (retried)
     # the moderation policy
     POLICY_INVALID = "PolicyInvalid"  # the configured policy was refused or unreadable; the last valid one decided
-    # callbacks
+    # callbacks (rejections are counted by reason: CALLBACK_REJECTED_METRIC)
     CALLBACK_REQUEST = "CallbackRequests"
     CALLBACK_APPLIED = "CallbackApplied"
     CALLBACK_NOOP = "CallbackNoop"
+    # the spend guard (greenlight.scanning.spend)
+    BUDGET_EXHAUSTED = "BudgetExhausted"  # an image held back for the next UTC day's budget (nothing lost)
+    # first decisions of the policy, by decision (counted by enforce, once per record, from the table's stream)
+    DECISION_PASS = "DecisionPass"  # noqa: S105 - a metric name, not a password
+    DECISION_REVIEW = "DecisionReview"
+    DECISION_BLOCK = "DecisionBlock"
 
     @classmethod
     def for_terminal(cls, state: State, suggestion: str | None = None) -> Outcome | None:
@@ -65,9 +71,28 @@ class Outcome(StrEnum):
             return _VERDICTS.get(suggestion or "")
         return _TERMINAL.get(state)
 
+    @classmethod
+    def for_decision(cls, decision: str | None) -> Outcome | None:
+        """The outcome a record's first decision (pass, review, block) counts as."""
+        return _DECISIONS.get(decision or "")
+
+
+class Measure(StrEnum):
+    """Metrics that are measured values, not counts; each value is the name of its CloudWatch metric."""
+
+    # Poll: of the records not yet final that a run found due, the age (now - created_at) of the oldest
+    # (0 when none was due). A record waiting out a backoff is not due, so it is counted again when it is:
+    # read it as the Maximum over at least the longest backoff (an hour) - README, "Production checklist".
+    OLDEST_UNFINISHED_AGE = "OldestUnfinishedAgeSeconds"
+    # Enforce: a record's first decision, from its creation (the upload's first event) to its terminal write.
+    VERDICT_LATENCY = "VerdictLatencySeconds"
+
+
+CALLBACK_REJECTED_METRIC = "CallbackRejected"  # a count per rejection, with the dimension `reason`
 
 _VERDICTS = {"pass": Outcome.VERDICT_PASS, "review": Outcome.VERDICT_REVIEW, "block": Outcome.VERDICT_BLOCK}
 _TERMINAL = {State.SKIPPED: Outcome.SKIPPED, State.ERROR: Outcome.ERRORED, State.SUPERSEDED: Outcome.SUPERSEDED}
+_DECISIONS = {"pass": Outcome.DECISION_PASS, "review": Outcome.DECISION_REVIEW, "block": Outcome.DECISION_BLOCK}
 
 
 class Tally:

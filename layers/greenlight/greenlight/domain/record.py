@@ -21,6 +21,11 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch_of(timestamp: str) -> float:
+    """A stored timestamp (`iso`) back to seconds since the epoch."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
 @dataclass(frozen=True)
 class VerdictRecord:
     """A version record as read from the verdict table."""

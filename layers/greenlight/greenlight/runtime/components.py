@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from greenlight.ports import CallbackTarget
 
 if TYPE_CHECKING:
+    from greenlight.aws.image_budget import DynamoImageBudget
     from greenlight.aws.known_content import DynamoKnownContent
     from greenlight.aws.object_actions import S3ObjectActions
     from greenlight.aws.policy_source import SsmPolicySource
@@ -99,6 +100,13 @@ def reviews(table_name: str) -> DynamoReviews:
     return DynamoReviews(aws_client("dynamodb"), table_name)
 
 
+def image_budget(table_name: str) -> DynamoImageBudget:
+    from greenlight.aws.clients import aws_client
+    from greenlight.aws.image_budget import DynamoImageBudget
+
+    return DynamoImageBudget(aws_client("dynamodb"), table_name)
+
+
 def known_content(table_name: str) -> DynamoKnownContent:
     import time
 
@@ -129,7 +137,8 @@ def scan_ports(settings: ScanSettings) -> ScanPorts:
     return ScanPorts(store=verdict_store(settings.table_name), objects=object_store(settings, keys),
                      green=green_client(settings.green, keys),
                      callback=callback_target(settings.callback_url, callback_secret(settings.secrets)),
-                     policy=policy_source(settings.policy), known=known_content(settings.table_name))
+                     policy=policy_source(settings.policy), known=known_content(settings.table_name),
+                     image_budget=image_budget(settings.table_name) if settings.daily_image_budget else None)
 
 
 T = TypeVar("T")

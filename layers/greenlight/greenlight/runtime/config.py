@@ -88,9 +88,18 @@ class SecretIds:
 
     @classmethod
     def from_env(cls, env: _Env, *, keys: bool = True) -> SecretIds:
-        return cls(green_keys=env.text("GREEN_SECRET_ID") if keys else "",
-                   callback=env.text("CALLBACK_SECRET_ID"),
+        return cls(green_keys=secret_id(env, "GREEN_SECRET_ID") if keys else "",
+                   callback=secret_id(env, "CALLBACK_SECRET_ID"),
                    max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600))
+
+
+def secret_id(env: _Env, name: str) -> str:
+    """A Secrets Manager secret's ARN or name. (`ssm:` parameters, an option of earlier versions, are
+    refused: the function roles may read only the two secrets, never an SSM parameter or its KMS key.)"""
+    value = env.text(name)
+    if value.startswith("ssm:"):
+        raise ConfigError(f"{name} must name a Secrets Manager secret (ARN or name); SSM parameters are not supported")
+    return value
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ class ScanSettings:
     max_attempts: int
     poll_grace: int
     time_reserve: float
+    daily_image_budget: int = 0  # images sent to Green per UTC day, stack-wide (0: no limit)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ScanSettings:
@@ -171,6 +181,7 @@ class ScanSettings:
             max_attempts=env.integer("MAX_SCAN_ATTEMPTS", 3, minimum=1, maximum=10),
             poll_grace=env.integer("POLL_GRACE_SECONDS", 60, minimum=0, maximum=3000),
             time_reserve=env.number("TIME_RESERVE_SECONDS", 5, minimum=0, maximum=60),
+            daily_image_budget=env.integer("DAILY_IMAGE_BUDGET", 0, minimum=0, maximum=100_000_000),
         )
 
 
@@ -277,7 +288,7 @@ class EnforceSettings:
             event_bus=env.text("VERDICT_EVENT_BUS", "default"),
             retry_queue_url=env.text("ENFORCEMENT_RETRY_QUEUE_URL"),
             retry_delay=env.integer("ENFORCEMENT_RETRY_DELAY_SECONDS", 60, minimum=0, maximum=900),
-            secrets=SecretIds(green_keys=env.text("GREEN_SECRET_ID"), callback="",
+            secrets=SecretIds(green_keys=secret_id(env, "GREEN_SECRET_ID"), callback="",
                               max_age=env.integer("SECRET_MAX_AGE", 300, minimum=0, maximum=3600))
             if env.optional("GREEN_SECRET_ID") else None,
             green=GreenSettings.from_env(env),

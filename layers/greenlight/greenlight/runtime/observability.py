@@ -1,7 +1,8 @@
 """The one place that owns logging, metrics and tracing for the functions.
 
-Handlers decorate in one order: inject_lambda_context -> log_metrics -> instrument (the X-Ray
-tracer, when enabled), and publish the outcomes their logic reported with `publish`.
+Handlers decorate in one order: inject_lambda_context(correlation_id_path=...) -> log_metrics ->
+instrument (the X-Ray tracer, when enabled), and publish the outcomes their logic reported with
+`publish` and the values they measured with `measure`.
 Tracing is off unless POWERTOOLS_TRACE_ENABLED=true: creating a Tracer loads the X-Ray SDK, which
 costs more cold-start time than everything else a handler imports (see BENCHMARKS.md).
 """
@@ -17,7 +18,7 @@ from typing import Any, TypeVar, cast
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from greenlight.domain.outcomes import Tally
+from greenlight.domain.outcomes import Measure, Tally
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "greenlight"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Greenlight"))
@@ -32,6 +33,12 @@ def publish(tally: Tally) -> None:
     (Powertools would flush early at 100 values of one metric)."""
     for outcome, count in tally:
         metrics.add_metric(name=outcome.value, unit=MetricUnit.Count, value=count)
+
+
+def measure(name: Measure, *seconds: float) -> None:
+    """Values of a measured metric (every Measure is in seconds); CloudWatch keeps each for percentiles."""
+    for value in seconds:
+        metrics.add_metric(name=name.value, unit=MetricUnit.Seconds, value=round(value, 3))
 
 
 def count_by(name: str, **dimensions: str) -> None:

@@ -61,7 +61,7 @@ class Dispatcher:
             try:
                 results = self._request(group, callback, remaining)
             except GreenError as exc:
-                tally.add(_failure_outcome(exc))
+                tally.add(failure_outcome(exc))
                 logger.warning("scan request failed", extra={"error": type(exc).__name__, "code": str(exc.code),
                                                              "tasks": len(group)})
                 reason = f"green_{type(exc).__name__}_{exc.code}".lower()
@@ -95,7 +95,8 @@ class Dispatcher:
         return Answered(result)
 
 
-def _failure_outcome(exc: GreenError) -> Outcome:
+def failure_outcome(exc: GreenError) -> Outcome:
+    """What a failed Green request counts as (GreenAuthFailed when Green refused our keys)."""
     if isinstance(exc, GreenAuthError):
         return Outcome.GREEN_AUTH_FAILED
     if isinstance(exc, GreenThrottled):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 
@@ -25,6 +26,7 @@ from greenlight.ports import (
     CallbackTarget,
     Clock,
     GreenScanner,
+    ImageBudget,
     KnownContentStore,
     ObjectStore,
     PolicySource,
@@ -36,6 +38,7 @@ from greenlight.runtime.parallel import io_map
 from greenlight.scanning.dispatch import Answer, Answered, Dispatcher, NotSent, Sent
 from greenlight.scanning.known import lookup_keys, match
 from greenlight.scanning.results import apply_result, settle
+from greenlight.scanning.spend import WAITING_REASON, Admission, SpendGuard
 
 
 class RetryLater(Exception):
@@ -53,6 +56,7 @@ class ScanPorts:
     policy: PolicySource
     known: KnownContentStore
     clock: Clock = time.time
+    image_budget: ImageBudget | None = None  # the daily counters the spend guard takes from (None: no guard)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Submission:
         self.settings = settings
         self.by = by
         self.dispatcher = Dispatcher(ports.green, settings.green, mode=settings.scan_mode, callback=ports.callback)
+        self.guard = SpendGuard(ports.image_budget, settings.daily_image_budget, ports.clock) \
+            if ports.image_budget is not None and settings.daily_image_budget > 0 else None
 
     # -- one version at a time --------------------------------------------------------------------
 
@@ -149,12 +155,48 @@ class Submission:
     def send(self, prepared: Sequence[Prepared], *, budget: Callable[[], float], tally: Tally,
              retry_after: Mapping[str, float] | None = None) -> dict[str, Settled | RetryLater]:
         """Send every prepared version and record Green's answer for each, by data_id. Content already
-        judged (greenlight.scanning.known) is decided without a scan. A version that must be retried is
-        due again after `retry_after[data_id]` seconds (default: the lease)."""
+        judged (greenlight.scanning.known) is decided without a scan; what the daily image budget does
+        not cover waits for the next UTC day (greenlight.scanning.spend). A version that must be retried
+        is due again after `retry_after[data_id]` seconds (default: the lease)."""
         settled, prepared = self._settle_known(prepared, tally)
+        admission, prepared, waiting = self._admit(prepared, tally)
         answers = self.dispatcher.send([p.task for p in prepared], budget=budget, tally=tally)
+        if self.guard is not None and admission is not None:
+            self.guard.give_back(admission, sum(1 for answer in answers.values() if _surely_unsent(answer)))
         record = partial(self._record, answers=answers, tally=tally, retry_after=retry_after)
-        return {**settled, **dict(zip((p.obj.data_id for p in prepared), io_map(record, prepared), strict=True))}
+        return {**settled, **waiting,
+                **dict(zip((p.obj.data_id for p in prepared), io_map(record, prepared), strict=True))}
+
+    def _admit(self, prepared: Sequence[Prepared], tally: Tally) -> tuple[Admission | None, list[Prepared],
+                                                                            dict[str, Settled | RetryLater]]:
+        """What the daily budget lets go now, and what it holds back until the next UTC day: those records
+        are released, due when the budget opens again, and their messages acknowledged (nothing is lost:
+        the poller's recovery submits them then)."""
+        if self.guard is None or not prepared:
+            return None, list(prepared), {}
+        try:
+            admission = self.guard.admit(len(prepared))
+        except Exception as exc:  # the counter is unreachable: send nothing rather than spend without limit
+            logger.warning("could not take from the daily image budget; the batch will be retried",
+                           extra={"error": str(exc)[:200]})
+            for item in prepared:
+                with suppress(Exception):  # else the lease runs out before the message comes back
+                    self._release(item.obj.data_id, item.lease_token, unsent=True, retry_after=None)
+            return None, [], {p.obj.data_id: RetryLater("the daily image budget could not be read") for p in prepared}
+        held = prepared[admission.granted:]
+        waiting: dict[str, Settled | RetryLater] = {}
+        for item in held:
+            with object_context(object_key=item.obj.key, data_id=item.obj.data_id):
+                waiting[item.obj.data_id] = self._wait_for_budget(item, admission.resume_at, tally)
+        return admission, list(prepared[:admission.granted]), waiting
+
+    def _wait_for_budget(self, item: Prepared, resume_at: float, tally: Tally) -> Settled | RetryLater:
+        try:
+            self.ports.store.release(item.obj.data_id, item.lease_token, retry_at=resume_at, unsent=True)
+        except Exception as exc:  # the lease runs out and the message comes back: held back again then
+            return RetryLater(f"could not hold the object back for the budget: {type(exc).__name__}")
+        tally.add(Outcome.BUDGET_EXHAUSTED)
+        return Settled(Outcome.BUDGET_EXHAUSTED, WAITING_REASON)
 
     def _settle_known(self, prepared: Sequence[Prepared],
                       tally: Tally) -> tuple[dict[str, Settled | RetryLater], list[Prepared]]:
@@ -231,3 +273,13 @@ class Submission:
     def _release(self, record_id: str, lease_token: str, *, unsent: bool, retry_after: float | None) -> None:
         wait = retry_after if retry_after is not None else self.settings.lease_seconds
         self.ports.store.release(record_id, lease_token, retry_at=self.ports.clock() + wait, unsent=unsent)
+
+
+def _surely_unsent(answer: Answer) -> bool:
+    """Green surely took nothing for this task (as `_record` and `_answered` give the attempt back)."""
+    if isinstance(answer, NotSent):
+        return not answer.maybe_accepted
+    if isinstance(answer, Answered):
+        return (answer.result.outcome in (TaskOutcome.RETRY, TaskOutcome.FETCH_FAILED, TaskOutcome.PROCESSING)
+                or terminal_state(answer.result) is None)
+    return False

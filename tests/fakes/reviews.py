@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from fakes.verdict_store import InMemoryVerdictStore
-from greenlight.domain.record import HISTORY_LIMIT, VerdictRecord, history_entry, iso
+from fakes.verdict_store import InMemoryVerdictStore, room_for_one_more
+from greenlight.domain.record import VerdictRecord, history_entry, iso
 from greenlight.domain.states import ALLOWED_FROM, State
 
 
@@ -32,11 +32,7 @@ class InMemoryReviews:
             if (current is None or current.state not in ALLOWED_FROM[State.OVERRIDDEN]
                     or request_id in current.override_ids or current.decision_rev != record.decision_rev):
                 return False
-            history, folded = current.history, current.history_folded
-            if len(history) >= HISTORY_LIMIT:
-                keep = HISTORY_LIMIT // 2
-                folded += len(history) - keep
-                history = history[-keep:]
+            history, folded = room_for_one_more(current)
             values = {**decision}
             values["decision_reasons"] = tuple(values.get("decision_reasons") or ())
             self._store._put(replace(

@@ -132,11 +132,7 @@ class InMemoryVerdictStore:
             record = self.records.get(record_id)
             if record is None or record.decision_rev != decision_rev:
                 return False
-            history, folded = record.history, record.history_folded
-            if len(history) >= HISTORY_LIMIT:
-                keep = HISTORY_LIMIT // 2
-                folded += len(history) - keep
-                history = history[-keep:]
+            history, folded = room_for_one_more(record)
             self._put(replace(record, enforcement=dict(enforcement), rev=record.rev + 1,
                               updated_at=iso(self._clock()), history=(*history, *(dict(e) for e in entries)),
                               history_folded=folded))
@@ -234,11 +230,7 @@ class InMemoryVerdictStore:
             record = self.records.get(record_id)
             if record is None or record.state not in ALLOWED_FROM[target]:
                 return False
-            history, folded = record.history, record.history_folded
-            if len(history) >= HISTORY_LIMIT:
-                keep = HISTORY_LIMIT // 2
-                folded += len(history) - keep
-                history = history[-keep:]
+            history, folded = room_for_one_more(record)
             entry = history_entry(target, now, by, task_id=history_task, reason=history_reason)
             self._put(replace(record, state=target, rev=record.rev + 1, updated_at=iso(now),
                               history=(*history, entry), history_folded=folded, **changes))
@@ -258,3 +250,14 @@ def _decided(decision: Mapping[str, Any] | None, now: float, decision_rev: int) 
         values["decision_reasons"] = tuple(values["decision_reasons"])
     return values
 
+
+
+def room_for_one_more(record: VerdictRecord) -> tuple[tuple[dict[str, Any], ...], int]:
+    """The record's history (and folded count) as the table folds it before a write: a full history
+    keeps its newer half, counting the rest."""
+    history, folded = record.history, record.history_folded
+    if len(history) >= HISTORY_LIMIT:
+        keep = HISTORY_LIMIT // 2
+        folded += len(history) - keep
+        history = history[-keep:]
+    return history, folded

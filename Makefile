@@ -23,7 +23,7 @@ CHECKOV := .venv-checkov/bin/checkov
 PYPATH := layers/greenlight:local
 SRC := layers/greenlight/greenlight functions cli local
 
-.PHONY: help demo test lint unit integration e2e emulator chaos bench build deploy lock clean
+.PHONY: help demo review-demo chromium test lint unit integration e2e emulator chaos bench build deploy lock clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -68,8 +68,15 @@ unit: .venv/.done ## tests without any server: logic on fakes, pure functions, t
 integration: .venv/.done ## real adapters against moto server and the Green emulator on 127.0.0.1
 	$(PYTEST) tests/integration
 
-e2e: .venv/.done ## the whole local pipeline, including a small seeded chaos run
+e2e: .venv/.done chromium ## the whole local pipeline, a small seeded chaos run, and the reviewer page in Chromium
 	$(PYTEST) tests/e2e
+
+review-demo: .venv/.done ## the local pipeline on the samples and the reviewer page in your browser (PORT=n; Ctrl-C stops)
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.review_demo $(if $(PORT),--port $(PORT)) $(if $(NO_BROWSER),--no-browser)
+
+chromium: ## Debian's chromium for the browser test (apt-get install when missing; needs root)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] || { echo "make: the browser test needs chromium: sudo apt-get install chromium" >&2; exit 1; }; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 emulator: .venv/.done ## the Green emulator in the foreground (GREEN_EMULATOR_PORT, default 8600)
 	PYTHONPATH=$(PYPATH) $(APP) -m green_emulator
@@ -88,8 +95,16 @@ build: .venv-tools/.done ## sam build (needs a Python 3.13 interpreter with pip;
 	@# source; unchecked-hash .pyc files stay valid whatever mtimes the zip gives the sources.
 	.venv-py313/bin/python3.13 -m compileall -q --invalidation-mode unchecked-hash .aws-sam/build
 
-deploy: build ## sam deploy --guided
-	$(TOOLS)/sam deploy --guided
+ENV ?= default
+GUIDED_CONFIG := $(CURDIR)/.local/samconfig.toml
+deploy: build ## sam deploy ENV=default|prod from samconfig.toml (GUIDED=1: ask everything, answers kept in .local/)
+ifneq ($(GUIDED),)
+	@# A guided run writes every answer into its config file: a copy outside git, never the tracked one.
+	@mkdir -p .local && { [ -f $(GUIDED_CONFIG) ] || cp samconfig.toml $(GUIDED_CONFIG); }
+	$(TOOLS)/sam deploy --guided --config-env $(ENV) --config-file $(GUIDED_CONFIG)
+else
+	$(TOOLS)/sam deploy --config-env $(ENV)
+endif
 
 lock: | $(UV) ## re-pin every requirements file from its .in
 	$(UV) pip compile --quiet --python-version 3.11 requirements/dev.in -o requirements/dev.txt

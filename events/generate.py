@@ -25,7 +25,8 @@ ENCODED_KEY = "photos/red+flower%2B1.jpg"
 ETAG = "0123456789abcdef0123456789abcdef"
 SEQUENCER = "0A1B2C3D4E5F678901"
 TASK_ID = "img-events-fixture-0001"
-SECRET = {"uid": "1234567890123456", "seed": "s33dEventsFixture", "callback_token": "events-fixture-callback-token-0001"}
+SECRET = {"uid": "1234567890123456", "seed": "s33dEventsFixture",
+          "callback_token": "events-fixture-callback-token-0001"}
 OBJECT = ObjectRef(BUCKET, KEY, size=1024, etag=ETAG, sequencer=SEQUENCER)
 
 

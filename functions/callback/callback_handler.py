@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
 
 from callback_logic import Reply, handle_callback
 from greenlight.aws.secret import CallbackSecret
-from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.outcomes import CALLBACK_REJECTED_METRIC, Outcome, Tally
 from greenlight.ports import PolicySource, VerdictStore
 from greenlight.runtime.components import Dependencies, callback_secret, policy_source, verdict_store
 from greenlight.runtime.config import CallbackSettings
@@ -47,7 +48,7 @@ def _respond(reply: Reply, tally: Tally | None = None) -> Response[str]:
         tally.add(Outcome.CALLBACK_REQUEST)
     publish(tally)
     if reply.rejection:
-        count_by("CallbackRejected", reason=reply.rejection)
+        count_by(CALLBACK_REJECTED_METRIC, reason=reply.rejection)
         logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
     return Response(status_code=reply.status, content_type="application/json", body=json.dumps(reply.body))
 
@@ -88,7 +89,8 @@ def unexpected(exc: Exception) -> Response[str]:
     return _respond(Reply(500, {"message": "internal error"}))
 
 
-@logger.inject_lambda_context(clear_state=True)
+# API Gateway's request id: the same id is on the API's access log line for the request.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
 @instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

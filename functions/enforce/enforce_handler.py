@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from enforce_logic import Enforcer, Work, retry_message, work_from_message, work_from_stream
-from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.outcomes import Measure, Outcome, Tally
+from greenlight.domain.record import epoch_of
 from greenlight.ports import PolicySource, RetryQueue
 from greenlight.runtime.components import (
     Dependencies,
@@ -18,7 +19,7 @@ from greenlight.runtime.components import (
     reviews,
 )
 from greenlight.runtime.config import EnforceSettings
-from greenlight.runtime.observability import instrument, logger, metrics, publish
+from greenlight.runtime.observability import instrument, logger, measure, metrics, publish
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,26 @@ def build() -> EnforceDependencies:
 dependencies = Dependencies(build)
 
 
+def first_decision(record: dict[str, Any]) -> tuple[Outcome | None, float | None]:
+    """For a stream record that brings a verdict record's first decision: what it counts as (DecisionPass,
+    DecisionReview, DecisionBlock) and how long the version waited for it (created -> terminal write, the
+    VerdictLatencySeconds metric). (None, None) for anything else (later changes, such as overrides)."""
+    new = (record.get("dynamodb") or {}).get("NewImage") or {}
+
+    def text(name: str) -> str | None:
+        value = (new.get(name) or {}).get("S")
+        return str(value) if value else None
+
+    if (new.get("decision_rev") or {}).get("N") != "1":
+        return None, None
+    created, decided = text("created_at"), text("finished_at") or text("decided_at")
+    try:
+        latency = max(0.0, epoch_of(decided) - epoch_of(created)) if created and decided else None
+    except ValueError:
+        latency = None
+    return Outcome.for_decision(text("decision")), latency
+
+
 def _work(record: dict[str, Any]) -> tuple[str, Work | None, bool]:
     """(the record's batch item identifier, its work, whether it came from the stream)."""
     if record.get("eventSource") == "aws:dynamodb":
@@ -51,18 +72,24 @@ def _work(record: dict[str, Any]) -> tuple[str, Work | None, bool]:
     return str(record.get("messageId", "")), work_from_message(str(record.get("body", ""))), False
 
 
-@logger.inject_lambda_context(clear_state=True)
+# The first record's id: the stream record's eventID, or the retry queue message's id.
+@logger.inject_lambda_context(correlation_id_path="Records[0].eventID || Records[0].messageId", clear_state=True)
 @metrics.log_metrics
 @instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deps = dependencies.get()
     tally = Tally()
     failures: list[str] = []
+    latencies: list[float] = []
     try:
         for record in event.get("Records") or []:
             identifier, work, from_stream = _work(record)
             if work is None:
                 continue
+            if from_stream:
+                counted, latency = first_decision(record)
+                tally.add(counted)
+                latencies.extend([latency] if latency is not None else [])
             try:
                 deps.enforcer.enforce(work, tally)
             except Exception as exc:  # one object's failure must not hold up the others
@@ -74,6 +101,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if deps.policy.problem:
             tally.add(Outcome.POLICY_INVALID)
         publish(tally)
+        measure(Measure.VERDICT_LATENCY, *latencies)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 
 

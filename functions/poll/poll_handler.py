@@ -6,10 +6,12 @@ import os
 from dataclasses import asdict
 from typing import Any
 
-from greenlight.domain.outcomes import Outcome, Tally
+from aws_lambda_powertools.logging import correlation_paths
+
+from greenlight.domain.outcomes import Measure, Outcome, Tally
 from greenlight.runtime.components import Dependencies, scan_ports
 from greenlight.runtime.config import PollSettings
-from greenlight.runtime.observability import instrument, logger, metrics, publish
+from greenlight.runtime.observability import instrument, logger, measure, metrics, publish
 from greenlight.scanning.submission import Submission
 from poll_logic import Poller
 
@@ -22,7 +24,8 @@ def build() -> Poller:
 dependencies = Dependencies(build)
 
 
-@logger.inject_lambda_context(clear_state=True)
+# The schedule's event id: one per run.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
 @instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -30,6 +33,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     tally = Tally()
     try:
         summary = poller.run(budget=lambda: float(context.get_remaining_time_in_millis()) / 1000, tally=tally)
+        measure(Measure.OLDEST_UNFINISHED_AGE, summary.oldest_unfinished_age)
     finally:
         if poller.ports.policy.problem:
             tally.add(Outcome.POLICY_INVALID)

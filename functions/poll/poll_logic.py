@@ -7,8 +7,13 @@ Each run takes the records that are due (oldest first, at most `batch_limit`):
   lost, let expire, left out of its answer for too long, or could not download while the version
   still exists;
 - RECEIVED ones: a submission failed and nobody came back (the message went to the dead-letter
-  queue, or its sender died after Green took the task): take the record over and submit it again,
-  backing off while Green stays unavailable, and give up with ERROR only after MAX_RECOVERIES.
+  queue, or its sender died after Green took the task), or the daily image budget held it back: take
+  the record over and submit it again, backing off while Green stays unavailable, and give up with
+  ERROR only after MAX_RECOVERIES. While the day's budget is spent, they wait for the next UTC day
+  without being taken over (waiting is not a failed recovery).
+
+Each run also measures how long the oldest record it found due has been unfinished
+(`oldest_unfinished_age`, the metric OldestUnfinishedAgeSeconds).
 
 Records not reached this run stay due, so a backlog drains over the following runs.
 """
@@ -21,7 +26,7 @@ from functools import partial
 
 from greenlight.domain.inspection import NotScannable
 from greenlight.domain.outcomes import Outcome, Tally
-from greenlight.domain.record import VerdictRecord
+from greenlight.domain.record import VerdictRecord, epoch_of
 from greenlight.domain.states import State
 from greenlight.domain.verdicts import terminal_state
 from greenlight.green.errors import GreenError
@@ -29,8 +34,9 @@ from greenlight.green.wire import MAX_TASKS, TaskOutcome, TaskResult, task_group
 from greenlight.runtime.config import PollSettings
 from greenlight.runtime.observability import logger, object_context
 from greenlight.runtime.parallel import io_map
-from greenlight.scanning.dispatch import Answered, NotSent, Sent
+from greenlight.scanning.dispatch import Answered, NotSent, Sent, failure_outcome
 from greenlight.scanning.results import apply_result, settle
+from greenlight.scanning.spend import WAITING_REASON
 from greenlight.scanning.submission import Prepared, Submission
 
 
@@ -82,6 +88,16 @@ def recovery_delay(record: VerdictRecord, settings: PollSettings) -> float:
     return float(min(3600, settings.recovery_backoff * 2 ** min(record.recoveries, 12)))
 
 
+def oldest_unfinished_age(records: Sequence[VerdictRecord], now: float) -> float:
+    """Seconds since the oldest of `records` (due, not final) was created; 0 for none.
+
+    Only due records are seen: one rechecked every POLL_RECHECK_SECONDS counts in nearly every run, one
+    waiting out a recovery backoff (up to an hour) or the next day's budget only when it is due again.
+    """
+    created = [epoch_of(r.created_at) for r in records if r.created_at and not r.terminal]
+    return max(0.0, now - min(created)) if created else 0.0
+
+
 @dataclass
 class PollSummary:
     due: int = 0
@@ -92,6 +108,8 @@ class PollSummary:
     gave_up: int = 0
     requests: int = 0
     deferred: int = 0
+    waiting_for_budget: int = 0
+    oldest_unfinished_age: float = 0.0
     stopped_early: bool = False
     errors: list[str] = field(default_factory=list)
 
@@ -112,6 +130,7 @@ class Poller:
 
         records = self.ports.store.due(self.ports.clock(), self.settings.batch_limit)
         summary.due = len(records)
+        summary.oldest_unfinished_age = oldest_unfinished_age(records, self.ports.clock())
         pending = [r for r in records if r.state is State.PENDING]
         stranded = [r for r in records if r.state is State.RECEIVED]
         self._ask_about(pending, summary, remaining, tally)
@@ -139,6 +158,7 @@ class Poller:
             try:
                 results = self.ports.green.image_async_results([r.task_id or "" for r in group], budget=budget())
             except GreenError as exc:
+                tally.add(failure_outcome(exc))
                 summary.errors.append(f"{type(exc).__name__}:{exc.code}")
                 logger.warning("results request failed; records stay due", extra={"error": type(exc).__name__})
                 continue
@@ -238,11 +258,16 @@ class Poller:
 
     def _recover(self, records: Sequence[VerdictRecord], summary: PollSummary, budget: Callable[[], float],
                  tally: Tally) -> None:
-        prepared: list[Prepared] = []
+        candidates: list[VerdictRecord] = []
         for record in records:
             if record.recoveries >= self.settings.max_recoveries:
                 self._give_up(record, f"not_submitted_after_{record.recoveries}_recoveries", summary, tally)
-                continue
+            else:
+                candidates.append(record)
+        if candidates and self._wait_for_budget(candidates, summary, tally):
+            return
+        prepared: list[Prepared] = []
+        for record in candidates:
             with object_context(object_key=record.key, data_id=record.id):
                 try:
                     item = self.submission.prepare(record.object_ref(), tally,
@@ -252,6 +277,30 @@ class Poller:
                     continue
             if isinstance(item, Prepared):
                 prepared.append(item)
-        delays = {r.id: recovery_delay(r, self.settings) for r in records}
+        delays = {r.id: recovery_delay(r, self.settings) for r in candidates}
         sent = self.submission.send(prepared, budget=budget, tally=tally, retry_after=delays)
-        summary.recovered += sum(1 for outcome in sent.values() if not isinstance(outcome, Exception))
+        summary.recovered += sum(1 for outcome in sent.values() if not isinstance(outcome, Exception)
+                                 and outcome.detail != WAITING_REASON)
+        summary.waiting_for_budget += sum(1 for outcome in sent.values() if not isinstance(outcome, Exception)
+                                          and outcome.detail == WAITING_REASON)
+
+    def _wait_for_budget(self, records: Sequence[VerdictRecord], summary: PollSummary, tally: Tally) -> bool:
+        """When today's image budget is spent, leave stranded records untouched but due when it opens again
+        (no takeover, so no recovery is counted); True if so. A budget that cannot be read is not spent:
+        the submission's own admission decides then."""
+        guard = self.submission.guard
+        if guard is None:
+            return False
+        try:
+            resume_at = guard.spent_until()
+        except Exception as exc:
+            logger.warning("could not read the daily image budget", extra={"error": str(exc)[:200]})
+            return False
+        if resume_at is None:
+            return False
+        for record in records:
+            if record.lease_token and self.ports.store.release(record.id, record.lease_token, retry_at=resume_at,
+                                                                unsent=False):
+                summary.waiting_for_budget += 1
+                tally.add(Outcome.BUDGET_EXHAUSTED)
+        return True

@@ -47,7 +47,9 @@ def as_sqs_event(event: dict[str, Any]) -> dict[str, Any]:
     }]}
 
 
-@logger.inject_lambda_context(clear_state=True)
+# A batch has no request id of its own: its first message's id names the invocation (each line about an
+# object also carries the object's key and dataId).
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics
 @instrument
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

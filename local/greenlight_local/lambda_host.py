@@ -67,6 +67,9 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
                    stop: threading.Event) -> None:
     import boto3
 
+    if str(source.get("Enabled", True)).lower() == "false":  # the template's Enabled, resolved (ProcessUploads)
+        print(json.dumps({"level": "INFO", "message": f"event source {source['Queue']} is disabled"}), flush=True)
+        return
     local = state["local"]
     sqs = boto3.client("sqs", endpoint_url=state["endpoint"], region_name=state["region"])
     queue_url = state["queue_urls"][source["Queue"]]
@@ -113,6 +116,7 @@ def invoke(handler: Any, event: dict[str, Any], function: dict[str, Any], local:
         if not done.wait(timeout + 0.5):
             print(json.dumps({"level": "ERROR", "message": f"Task timed out after {timeout:.2f} seconds"}),
                   flush=True)
+            fault_hooks.watchdog_fired()  # the chaos run tells injected timeouts from overruns
             os._exit(124)
 
     threading.Thread(target=watchdog, daemon=True).start()

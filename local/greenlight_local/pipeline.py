@@ -59,6 +59,7 @@ class PipelineOptions:
     callback_instances: int = 2
     scan_mode: str = "async"
     timeout: float = 30.0  # function timeout (template: 60 s)
+    timeouts: dict[str, float] = field(default_factory=dict)  # per function, instead of `timeout`
     time_reserve: float = 3.0  # TIME_RESERVE_SECONDS (template default: 5 s)
     lease: float = 36.0  # LEASE_SECONDS (template: 90 s)
     visibility_timeout: float = 45.0  # queue visibility: how soon failed or lost batches come back (template: 360 s)
@@ -120,7 +121,8 @@ class LocalPipeline:
         self._start_moto()
         self._start_emulator()
         assert self.emulator is not None
-        self.stack = create_stack(self.moto_url, parameters=self.options.parameters)
+        # Uploads flow at once here (the keys are filled below); in AWS, set-up turns ProcessUploads on.
+        self.stack = create_stack(self.moto_url, parameters={"ProcessUploads": "true", **self.options.parameters})
         if self.options.with_stack is not None:
             self._stack_settings = dict(self.options.with_stack(self.stack))
         self._fill_secret()
@@ -201,6 +203,9 @@ class LocalPipeline:
             function["environment"] = function_environment(
                 self.stack, name, green_endpoint=self.emulator.url, settings=settings, process=process,
                 callback_url=f"http://127.0.0.1:{self.callback_port}/callback")
+        for name, seconds in options.timeouts.items():  # e.g. the poller's longer timeout, as in the template
+            if name in state["functions"]:
+                state["functions"][name]["local"] = {"timeout": seconds}
         state["local"] = {
             "timeout": options.timeout, "visibility_timeout": options.visibility_timeout,
             "batch_window": options.batch_window,

@@ -276,11 +276,73 @@ def test_key_filters_become_a_wildcard_on_the_rule() -> None:
 
 
 def test_outputs_name_every_part_an_operator_needs() -> None:
-    assert {"BucketName", "QueueUrl", "DeadLetterQueueUrl", "EventDeliveryDeadLetterQueueUrl", "TableName",
-            "CallbackUrl", "GreenSecretArn", "CallbackSecretArn", "SubmitFunctionName", "CallbackFunctionName",
-            "PollFunctionName"} <= set(TEMPLATE["Outputs"])
+    queues = ("Queue", "DeadLetterQueue", "EventDeliveryDeadLetterQueue", "EnforcementRetryQueue",
+              "EnforcementDeadLetterQueue")
+    functions = ("Submit", "Callback", "Poll", "Enforce")
+    assert {f"{queue}{kind}" for queue in queues for kind in ("Url", "Arn")} <= set(TEMPLATE["Outputs"])
+    assert {f"{name}Function{kind}" for name in functions for kind in ("Name", "Arn")} <= set(TEMPLATE["Outputs"])
+    assert {"BucketName", "BucketArn", "QuarantineBucketName", "QuarantineBucketArn", "TableName", "TableArn",
+            "TableStreamArn", "CallbackUrl", "GreenSecretArn", "CallbackSecretArn", "PolicyParameterName",
+            "PolicyParameterArn", "VerdictEventBusName", "VerdictEventBusArn", "ReviewerPolicyArn", "LookupPolicyArn",
+            "AlarmTopicArn", "DashboardName"} <= set(TEMPLATE["Outputs"])
     assert TEMPLATE["Outputs"]["EventDeliveryDeadLetterQueueUrl"]["Value"] == {"Ref": "EventDeliveryDeadLetterQueue"}
     assert TEMPLATE["Outputs"]["DeadLetterQueueUrl"]["Value"] == {"Ref": "DeadLetterQueue"}
+    assert TEMPLATE["Outputs"]["DeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
+@pytest.mark.parametrize("output", sorted(TEMPLATE["Outputs"]))
+def test_every_output_is_exported_under_the_stack_name(output: str) -> None:
+    assert TEMPLATE["Outputs"][output]["Export"] == {"Name": {"Fn::Sub": f"${{AWS::StackName}}-{output}"}}
+
+
+def test_outputs_that_could_be_empty_exist_only_when_they_have_a_value() -> None:
+    # CloudFormation refuses to export an empty value: the quarantine bucket is output only with quarantine.
+    resolver = Resolver(TEMPLATE, {"BlockAction": "delete"})
+    for name, output in TEMPLATE["Outputs"].items():
+        if "Condition" in output:
+            assert not resolver.condition(output["Condition"]), name
+    assert TEMPLATE["Outputs"]["QuarantineBucketName"]["Condition"] == "Quarantine"
+
+
+def test_uploads_wait_in_the_queue_until_set_up_turns_processing_on() -> None:
+    # Given the submit function's SQS event source
+    [source] = FUNCTIONS["SubmitFunction"]["Properties"]["Events"].values()
+
+    # Then it is off by default and follows ProcessUploads
+    assert PARAMETERS["ProcessUploads"]["Default"] == "false"
+    assert Resolver(TEMPLATE).resolve(source["Properties"]["Enabled"]) is False
+    assert Resolver(TEMPLATE, {"ProcessUploads": "true"}).resolve(source["Properties"]["Enabled"]) is True
+    # and the queue keeps the events meanwhile (four days)
+    assert RESOURCES["ScanQueue"]["Properties"]["MessageRetentionPeriod"] == 4 * 86400
+
+
+def test_the_callback_route_alone_has_no_iam_authorization_and_says_so_the_way_sam_expects() -> None:
+    # SAM's deploy asks about every API route without an Auth section ("has no authentication. Is this
+    # okay?"). The API requires AWS IAM by default and the callback route opts out explicitly: Green
+    # cannot sign with AWS credentials; the path token and the checksum authenticate it.
+    auth = RESOURCES["CallbackApi"]["Properties"]["Auth"]
+    assert auth == {"EnableIamAuthorizer": True, "DefaultAuthorizer": "AWS_IAM"}
+    [route] = FUNCTIONS["CallbackFunction"]["Properties"]["Events"].values()
+    assert route["Properties"]["Auth"] == {"Authorizer": "NONE"}
+    lines = (ROOT / "template.yaml").read_text(encoding="utf-8").splitlines()
+    comments = " ".join(line.split("#", 1)[1].strip() for line in lines if line.strip().startswith("#"))
+    assert "cannot sign a request with AWS credentials" in comments
+    assert "path token" in comments and "checksum" in comments
+
+
+def test_metrics_are_per_stack_so_two_stacks_in_one_account_stay_apart() -> None:
+    for logical_id, spec in FUNCTIONS.items():
+        service = spec["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        short = spec["Properties"]["CodeUri"].rsplit("/", 1)[1]
+        assert Resolver(TEMPLATE, stack_name="greenlight-prod").resolve(service) == f"greenlight-prod-{short}", \
+            logical_id
+
+
+def test_the_daily_image_budget_reaches_submit_and_poll() -> None:
+    for logical_id, settings in (("SubmitFunction", SubmitSettings), ("PollFunction", PollSettings)):
+        scan = settings.from_env(declared_environment(logical_id, {"DailyImageBudget": "250"})).scan
+        assert scan.daily_image_budget == 250
+    assert int(PARAMETERS["DailyImageBudget"]["Default"]) > 0  # a guard unless turned off (0)
 
 
 def test_failed_event_deliveries_go_to_their_own_queue_not_the_scan_queues_dlq() -> None:

@@ -178,30 +178,88 @@ def test_queues_and_table_are_encrypted_and_the_api_is_throttled() -> None:
     assert route["ThrottlingRateLimit"] and route["ThrottlingBurstLimit"]
 
 
+def queue_policy(**parameters: str) -> list[dict[str, Any]]:
+    """The queue policy's statements resolved for these parameters (conditional statements in or out)."""
+    resolver = Resolver(TEMPLATE, parameters)
+    for name in ("ScanQueue", "EventDeliveryDeadLetterQueue", "ObjectCreatedRule"):
+        resolver.set_resource(name, name, Arn=f"arn:{name}")
+    return list(resolver.resolve(RESOURCES["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]))
+
+
 def test_only_the_rule_may_send_to_the_queues_and_it_may_send_to_both_it_uses() -> None:
     policy = RESOURCES["QueuePolicy"]["Properties"]
-    statements_ = policy["PolicyDocument"]["Statement"]
-    [allow] = [s for s in statements_ if s["Effect"] == "Allow"]
+    [allow] = [s for s in queue_policy() if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "events.amazonaws.com"}
     assert allow["Action"] == "sqs:SendMessage"
-    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["ObjectCreatedRule", "Arn"]}}}
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": "arn:ObjectCreatedRule"}}
 
     # The rule sends to its target and, when a delivery fails for good, to its dead-letter queue.
     [target] = RESOURCES["ObjectCreatedRule"]["Properties"]["Targets"]
     used = [target["Arn"]["Fn::GetAtt"][0], target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]]
     assert used == ["ScanQueue", "EventDeliveryDeadLetterQueue"]
     assert sorted(ref["Ref"] for ref in policy["Queues"]) == sorted(used)
-    assert sorted(arn["Fn::GetAtt"][0] for arn in as_list(allow["Resource"])) == sorted(used)
+    assert sorted(as_list(allow["Resource"])) == sorted(f"arn:{name}" for name in used)
     # The scan queue's own DLQ only ever receives SQS redrives: nobody is allowed to send to it.
     assert "DeadLetterQueue" not in used
 
 
+def test_an_existing_buckets_own_s3_notifications_may_reach_the_scan_queue_and_nothing_else_may() -> None:
+    # Given a stack moderating an existing bucket
+    statements_ = queue_policy(ExistingBucketName="their-uploads")
+
+    # Then S3 may send to the scan queue, only on behalf of that bucket in this account
+    [s3] = [s for s in statements_ if s["Effect"] == "Allow" and s["Principal"] == {"Service": "s3.amazonaws.com"}]
+    assert s3["Action"] == "sqs:SendMessage" and s3["Resource"] == "arn:ScanQueue"
+    assert s3["Condition"] == {"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::their-uploads"},
+                               "StringEquals": {"aws:SourceAccount": "123456789012"}}
+    # and a stack that creates its bucket (EventBridge only) admits no S3 notifications at all
+    assert not [s for s in queue_policy() if s.get("Principal") == {"Service": "s3.amazonaws.com"}]
+
+
 def test_the_queues_refuse_insecure_transport() -> None:
     policy = RESOURCES["QueuePolicy"]["Properties"]
-    [deny] = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    [deny] = [s for s in queue_policy(ExistingBucketName="their-uploads") if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert sorted(arn["Fn::GetAtt"][0] for arn in as_list(deny["Resource"])) == sorted(
-        ref["Ref"] for ref in policy["Queues"])
+    assert sorted(as_list(deny["Resource"])) == sorted(f"arn:{ref['Ref']}" for ref in policy["Queues"])
+
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def kms_grants(**parameters: str) -> dict[str, list[dict[str, Any]]]:
+    """Every KMS statement, by role or managed policy, resolved for these parameters."""
+    resolver = Resolver(TEMPLATE, parameters)
+    grants: dict[str, list[dict[str, Any]]] = {}
+    for logical_id, spec in RESOURCES.items():
+        documents = [p["PolicyDocument"] for p in spec["Properties"].get("Policies", [])] \
+            if spec["Type"] == "AWS::IAM::Role" else \
+            [spec["Properties"]["PolicyDocument"]] if spec["Type"] == "AWS::IAM::ManagedPolicy" else []
+        for document in documents:
+            for raw in document["Statement"]:
+                unresolved = raw["Fn::If"][1] if "Fn::If" in raw else raw
+                if any(str(action).startswith("kms:") for action in as_list(unresolved["Action"])):
+                    grants.setdefault(logical_id, []).extend(resolver.resolve([raw]))
+    return {holder: found for holder, found in grants.items() if found}
+
+
+def test_an_sse_kms_bucket_gets_decrypt_on_its_key_for_whoever_reads_objects_or_signs_greens_urls() -> None:
+    # Given an existing bucket encrypted with a KMS key
+    grants = kms_grants(ExistingBucketName="their-uploads", UploadsKmsKeyArn=KEY)
+
+    # Then exactly the roles that read objects or sign download URLs may decrypt with it, through S3 only
+    assert set(grants) == {"SubmitRole", "PollRole", "EnforceRole", "ReviewerPolicy"}
+    for holder, statements_ in grants.items():
+        [statement] = statements_
+        assert statement["Resource"] == KEY
+        assert statement["Condition"] == {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+        expected = {"kms:Decrypt", "kms:GenerateDataKey"} if holder == "EnforceRole" else {"kms:Decrypt"}
+        # enforcement also writes into the bucket: putting a quarantined version back
+        assert set(as_list(statement["Action"])) == expected, holder
+
+
+def test_without_a_key_no_role_may_use_kms() -> None:
+    assert kms_grants() == {}
+    assert kms_grants(ExistingBucketName="their-uploads") == {}
 
 
 def test_every_checkov_skip_gives_a_reason() -> None:

@@ -151,6 +151,12 @@ def install(plan_path: Path, *, function: str, index: int, timeout: float) -> No
         _install_throttling()
 
 
+def watchdog_fired() -> None:
+    """The host's watchdog is ending an invocation that ran past its timeout (injected or not)."""
+    if _host is not None:
+        _host.record("watchdog_timeout")
+
+
 def service_unavailable() -> bool:
     """Whether the HTTP API answers this request 503 without invoking the handler."""
     host = _host
@@ -190,7 +196,7 @@ def _install_crash_points() -> None:
     try:
         from greenlight.aws.verdict_table import DynamoVerdictStore
         from greenlight.scanning.submission import Submission
-    except ImportError as exc:  # a seam that moved: report it instead of failing the host
+    except Exception as exc:  # a seam that moved or broke: report it; the handler's own import will fail loudly
         print(json.dumps({"level": "ERROR", "message": f"chaos: crash points not installed: {exc!r}"}), flush=True)
         return
 

@@ -66,7 +66,7 @@ unit: .venv/.done ## tests without any server: logic on fakes, pure functions, t
 	$(PYTEST) tests/unit
 
 integration: .venv/.done ## real adapters against moto server and the Green emulator on 127.0.0.1
-	$(PYTEST) tests/integration
+	$(PYTEST) -n 2 tests/integration  # two workers: the tier waits on moto and the emulator more than on the CPU
 
 e2e: .venv/.done chromium ## the whole local pipeline, a small seeded chaos run, and the reviewer page in Chromium
 	$(PYTEST) tests/e2e

@@ -36,6 +36,20 @@ ACTIONS = {
     "GetParameter": ("ssm:GetParameter", "read the moderation policy", True),
     "GetObject": ("s3:GetObject", "read images", True),
 }
+# What an operator's commands (setup, rescan, redrive, backfill) call: operation -> IAM action. They need an
+# administrator's permissions on the stack's resources; the reviewer and lookup policies do not grant them.
+OPERATOR_ACTIONS = {
+    "GetSecretValue": "secretsmanager:GetSecretValue", "PutSecretValue": "secretsmanager:PutSecretValue",
+    "GetBucketNotificationConfiguration": "s3:GetBucketNotification",
+    "PutBucketNotificationConfiguration": "s3:PutBucketNotification", "GetBucketVersioning": "s3:GetBucketVersioning",
+    "ListObjectsV2": "s3:ListBucket", "ListObjectVersions": "s3:ListBucketVersions", "GetObject": "s3:GetObject",
+    "DescribeStacks": "cloudformation:DescribeStacks", "UpdateStack": "cloudformation:UpdateStack",
+    "ReceiveMessage": "sqs:ReceiveMessage", "SendMessageBatch": "sqs:SendMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage", "GetQueueAttributes": "sqs:GetQueueAttributes",
+    "Scan": "dynamodb:Scan", "Query": "dynamodb:Query", "GetItem": "dynamodb:GetItem",
+    "UpdateItem": "dynamodb:UpdateItem", "DescribeStream": "dynamodb:DescribeStream",
+    "GetShardIterator": "dynamodb:GetShardIterator", "GetRecords": "dynamodb:GetRecords",
+}
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 BAD_CREDENTIALS = {"ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException", "InvalidClientTokenId",
                    "InvalidSignatureException", "SignatureDoesNotMatch", "InvalidAccessKeyId", "RequestExpired"}
@@ -52,8 +66,17 @@ def denied(operation: str, target: Stack | None) -> str:
     return f"not allowed to {purpose} ({action}): attach the stack's {policies} to your IAM identity"
 
 
-def explain(exc: BaseException, target: Stack | None) -> tuple[str, int] | None:
-    """The line and exit code for a failure a person can act on; None for a bug."""
+def operator_denied(operation: str, target: Stack | None) -> str:
+    action = OPERATOR_ACTIONS.get(operation, operation)
+    where = f"stack {target.name!r}" if target else "the stack"
+    return (f"not allowed to call {operation} ({action}): setup, rescan, redrive and backfill need an "
+            f"administrator's permissions on the resources of {where} (the Reviewer and Lookup policies do not "
+            "grant them)")
+
+
+def explain(exc: BaseException, target: Stack | None, *, operator: bool = False) -> tuple[str, int] | None:
+    """The line and exit code for a failure a person can act on; None for a bug. `operator`: the failure of
+    an operator's command (its permissions and missing resources are not a reviewer's)."""
     if isinstance(exc, OverrideRefused):
         return str(exc), REFUSED
     if isinstance(exc, CliError):
@@ -69,7 +92,7 @@ def explain(exc: BaseException, target: Stack | None) -> tuple[str, int] | None:
     )
 
     if isinstance(exc, ClientError):
-        return _client_error(exc, target)
+        return _client_error(exc, target, operator=operator)
     if isinstance(exc, NoCredentialsError):
         return "no AWS credentials found (aws configure, or AWS_PROFILE)", SETUP
     if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError | ReadTimeoutError):
@@ -82,12 +105,15 @@ def explain(exc: BaseException, target: Stack | None) -> tuple[str, int] | None:
     return None
 
 
-def _client_error(exc: Any, target: Stack | None) -> tuple[str, int]:
+def _client_error(exc: Any, target: Stack | None, *, operator: bool = False) -> tuple[str, int]:
     error = exc.response.get("Error", {})
     code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     operation = str(getattr(exc, "operation_name", "") or "")
     if code in ACCESS_DENIED:
-        return denied(operation, target), SETUP
+        return (operator_denied(operation, target) if operator else denied(operation, target)), SETUP
+    if operator and code in ("ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue",
+                             "QueueDoesNotExist"):
+        return f"{operation} failed: {code}: {message} (was a resource of the stack deleted?)".rstrip(": "), SETUP
     if code in BAD_CREDENTIALS:
         return f"AWS refused your credentials ({code}): sign in again (aws sso login, or check AWS_PROFILE)", SETUP
     where = f"{target.name!r} ({target.table} in {target.region})" if target else "the stack"
@@ -121,7 +147,7 @@ class GreenlightGroup(TyperGroup):
             if os.environ.get("GREENLIGHT_DEBUG"):
                 raise
             found = ctx.find_object(Invocation)
-            known = explain(exc, found.connected if found else None)
+            known = explain(exc, found.connected if found else None, operator=bool(found and found.operator))
             message, code = known or (f"unexpected error: {type(exc).__name__}: {exc} "
                                       "(GREENLIGHT_DEBUG=1 shows the traceback)", REFUSED)
             typer.echo(f"greenlight: {one_line(message)}", err=True)

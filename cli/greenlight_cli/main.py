@@ -1,5 +1,6 @@
-"""greenlight: find verdicts, work through the review queue and override decisions, on a deployed stack
-(found by name, with your AWS credentials) or on the local one (--local).
+"""greenlight: find verdicts, work through the review queue and override decisions, and run the stack (set it
+up, rescan, redrive the dead-letter queues, backfill what was in the bucket before), on a deployed stack (found
+by name, with your AWS credentials) or on the local one (--local).
 
 Errors are one line on stderr; exit 1: refused or not found, 2: usage or set-up (stack, credentials,
 permissions).
@@ -12,14 +13,14 @@ from typing import Annotated
 
 import typer
 
-from greenlight_cli.commands import override, review, verdict
+from greenlight_cli.commands import backfill, override, redrive, rescan, review, setup, verdict
 from greenlight_cli.errors import GreenlightGroup
 from greenlight_cli.session import DEFAULT_STACK, Options, invocation
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, pretty_exceptions_enable=False, cls=GreenlightGroup,
                   rich_markup_mode="markdown")
 
-GROUPS = (verdict, review, override)  # each module registers its commands
+GROUPS = (verdict, review, override, setup, rescan, redrive, backfill)  # each module registers its commands
 for group in GROUPS:
     group.register(app)
 

@@ -12,6 +12,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -206,3 +214,34 @@ def queue_table(records: Sequence[VerdictRecord]) -> Table:
         table.add_row(_text(record.id), _text(f"s3://{record.bucket}/{record.key}"), _text(record.version_id),
                       _text(record.decided_at), _text(why_queued(record)), _text(scenes_summary(record.scenes)))
     return table
+
+
+# -- greenlight setup, rescan, redrive, backfill --------------------------------------------------------
+
+STEP_MARKS = {"done": ("✓", "green"), "already done": ("✓", "dim"), "failed": ("✗", "red")}
+
+
+def step_line(name: str, status: str, detail: str) -> Text:
+    """One step of `greenlight setup`: what it is, done / already done / failed, and what that means."""
+    mark, style = STEP_MARKS.get(status, ("-", ""))
+    return Text.assemble((f"{mark} ", style), (f"{name:<8} ", "bold"), (f"{status:<13} ", style), detail)
+
+
+def records_table(records: Sequence[VerdictRecord], title: str) -> Table:
+    table = _table("record", "object", "version", "state", "reason", "updated at", title=title)
+    for record in records:
+        table.add_row(_text(record.id), _text(f"s3://{record.bucket}/{record.key}"), _text(version_label(record)),
+                      _text(record.state.value), _text(record.reason), _text(record.updated_at))
+    return table
+
+
+def progress(out: Console, *, total: float | None = None) -> Progress:
+    """A progress display on a terminal (nothing when the output is a file or a pipe: the summary line says it)."""
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn() if total else TextColumn(""),
+               MofNCompleteColumn() if total else TextColumn("{task.completed:.0f}"), TimeElapsedColumn()]
+    return Progress(*columns, console=out, transient=True, disable=not out.is_terminal)
+
+
+def money(amount: float) -> str:
+    """Dollars: cents, or three significant digits below a dime (a handful of images costs a fraction of a cent)."""
+    return f"${amount:,.2f}" if amount == 0 or amount >= 0.1 else f"${amount:.3g}"

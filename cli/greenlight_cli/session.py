@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import typer
 
 from greenlight.ports import PolicySource, ReviewStore, VerdictStore
-from greenlight_cli.stack import LOCAL_STATE, from_local, from_stack
+from greenlight_cli.stack import LOCAL_STATE, CliError, from_local, from_stack
+
+if TYPE_CHECKING:
+    from greenlight_cli.ops.ports import Operations
 
 DEFAULT_STACK = "greenlight"
 
@@ -81,6 +84,7 @@ class Invocation:
     connect: Callable[[Options], Stack] = connect
     options: Options = field(default_factory=Options)
     connected: Stack | None = None  # set on first use
+    operator: bool = False  # an operator's command runs (its failures are explained as such)
 
     def stack(self) -> Stack:
         if self.connected is None:
@@ -95,3 +99,17 @@ def invocation(ctx: typer.Context) -> Invocation:
 def stack(ctx: typer.Context) -> Stack:
     return invocation(ctx).stack()
 
+
+
+def operations(ctx: typer.Context) -> Operations:
+    """The stack as an operator runs it (setup, rescan, redrive, backfill): its `ops()`, which a
+    StackContext and a test's fake stack have."""
+    from greenlight_cli.ops.ports import Operations
+
+    invocation(ctx).operator = True
+    target = stack(ctx)
+    build = getattr(target, "ops", None)
+    found = build() if callable(build) else None
+    if not isinstance(found, Operations):
+        raise CliError(f"stack {target.name!r} cannot be run from here (no queues, buckets or secrets)")
+    return found

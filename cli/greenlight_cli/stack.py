@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from greenlight.aws.policy_source import SsmPolicySource
 from greenlight.aws.reviews import DynamoReviews
 from greenlight.aws.verdict_table import DynamoVerdictStore
+
+if TYPE_CHECKING:
+    from greenlight_cli.ops.ports import Operations
 
 LOCAL_STATE = Path(".local/run/state.json")
 OUTPUTS = {"TableName": "table", "BucketName": "bucket", "QuarantineBucketName": "quarantine_bucket",
@@ -40,6 +44,11 @@ class StackContext:
     # the managed policies a person attaches to use the stack (outputs ReviewerPolicyArn, LookupPolicyArn)
     reviewer_policy_arn: str | None = None
     lookup_policy_arn: str | None = None
+    # What running the stack needs (greenlight setup, rescan, redrive, backfill): every output (the local
+    # stack: the same names), the template parameters in force, and the local stack's state file.
+    outputs: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)
+    state_file: Path | None = None
 
     @cached_property
     def session(self) -> Any:
@@ -64,6 +73,12 @@ class StackContext:
     @cached_property
     def policy(self) -> SsmPolicySource:
         return SsmPolicySource(self.policy_parameter, 0, client=self.client("ssm"))
+
+    def ops(self) -> Operations:
+        """The stack's queues, buckets, secrets and trigger, for an operator's commands."""
+        from greenlight_cli.ops.aws import operations_for
+
+        return operations_for(self)
 
     def caller(self) -> str:
         """Who is acting: the caller's IAM identity (an ARN), recorded on every override."""
@@ -109,7 +124,9 @@ def from_stack(name: str, *, region: str | None = None, profile: str | None = No
                         quarantine_bucket=outputs.get("QuarantineBucketName") or None,
                         policy_parameter=outputs["PolicyParameterName"], profile=profile,
                         reviewer_policy_arn=outputs.get("ReviewerPolicyArn") or None,
-                        lookup_policy_arn=outputs.get("LookupPolicyArn") or None)
+                        lookup_policy_arn=outputs.get("LookupPolicyArn") or None, outputs=outputs,
+                        parameters={p["ParameterKey"]: str(p.get("ParameterValue", ""))
+                                    for p in found.get("Parameters", [])})
 
 
 def from_local(state_file: Path = LOCAL_STATE) -> StackContext:
@@ -126,9 +143,49 @@ def from_local(state_file: Path = LOCAL_STATE) -> StackContext:
         return StackContext(name="local", region=state["region"], table=state["table"], bucket=state["bucket"],
                             quarantine_bucket=state.get("quarantine_bucket"),
                             policy_parameter=state["policy_parameter"], endpoint_url=state["endpoint"],
-                            local_caller=f"local:{os.environ.get('USER', 'operator')}")
+                            local_caller=f"local:{os.environ.get('USER', 'operator')}",
+                            outputs=_local_outputs(state), parameters=_local_parameters(state),
+                            state_file=state_file)
     except (KeyError, TypeError, AttributeError) as exc:  # JSON, but not what the local pipeline writes
         raise CliError(f"{state_file} is not a local stack's state file") from exc
+
+
+def _local_outputs(state: Mapping[str, Any]) -> dict[str, str]:
+    """The local stack's resources under the names a deployed stack's outputs give them."""
+    functions = state.get("functions") or {}
+    enforce = functions.get("enforce") or {}
+    queue_urls = state.get("queue_urls") or {}
+    decisions: Mapping[str, Any] = next(
+        (e["Properties"] for e in (enforce.get("events") or {}).values() if e.get("Type") == "DynamoDB"), {})
+    failures = ((decisions.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination", "")
+    secrets = state.get("secret_ids") or {}
+    outputs = {
+        "TableName": state.get("table"), "BucketName": state.get("bucket"), "QueueUrl": state.get("queue_url"),
+        "QueueArn": state.get("queue_arn"), "DeadLetterQueueUrl": state.get("dlq_url"),
+        "EventDeliveryDeadLetterQueueUrl": state.get("event_dlq_url"),
+        "EnforcementRetryQueueUrl": (enforce.get("environment") or {}).get("ENFORCEMENT_RETRY_QUEUE_URL"),
+        "EnforcementDeadLetterQueueUrl": queue_urls.get(failures), "TableStreamArn": decisions.get("Stream"),
+        "GreenSecretArn": secrets.get("GreenSecret"), "CallbackSecretArn": secrets.get("CallbackSecret"),
+        "PolicyParameterName": state.get("policy_parameter"),
+    }
+    return {name: str(value) for name, value in outputs.items() if value}
+
+
+def _local_parameters(state: Mapping[str, Any]) -> dict[str, str]:
+    """The local stack's parameters: those the pipeline recorded, and what its functions really run with
+    (the Green endpoint is the emulator's there, whatever the template's default)."""
+    submit = (state.get("functions") or {}).get("submit") or {}
+    environment = submit.get("environment") or {}
+    uploads = next((e.get("Properties") or {} for e in (submit.get("events") or {}).values()
+                    if e.get("Type") == "SQS"), {})
+    parameters = {str(k): str(v) for k, v in (state.get("parameters") or {}).items()}
+    for name, variable in (("GreenRegion", "GREEN_REGION"), ("GreenEndpoint", "GREEN_ENDPOINT"),
+                           ("GreenScenes", "GREEN_SCENES"), ("KeyPrefix", "KEY_PREFIX"), ("KeySuffix", "KEY_SUFFIX"),
+                           ("DailyImageBudget", "DAILY_IMAGE_BUDGET")):
+        if variable in environment:
+            parameters[name] = str(environment[variable])
+    parameters["ProcessUploads"] = "false" if str(uploads.get("Enabled", True)).lower() == "false" else "true"
+    return parameters
 
 
 def _short(exc: BaseException) -> str:

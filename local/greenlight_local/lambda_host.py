@@ -7,7 +7,9 @@
   the reported batch item failures on the queue. If the handler raises, times out (the process
   then ends, like a Lambda sandbox, and the pipeline starts another) or this process is killed,
   nothing is deleted. Either way the messages come back after the visibility timeout, as with
-  Lambda. Redrive to the DLQ is moto's.
+  Lambda. Redrive to the DLQ is moto's. A disabled mapping (Enabled false: ProcessUploads) takes
+  nothing and reads the state file again every second until it is enabled there, as `greenlight
+  setup` does for the local stack (in AWS, a stack update enables the mapping).
 - callback: an HTTP API: serves POST/ANY on the template's route and invokes the handler with
   an API Gateway HTTP API (payload 2.0) event, one invocation at a time like one sandbox; several
   hosts share the port.
@@ -45,6 +47,7 @@ from greenlight_local.stack import FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_HTTP_API_BODY = 10 * 1024 * 1024
+ENABLED_CHECK_SECONDS = 1.0  # how often a disabled event source looks at the state file again
 
 
 # -- SQS event source ---------------------------------------------------------------------------
@@ -67,9 +70,11 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
                    stop: threading.Event) -> None:
     import boto3
 
-    if str(source.get("Enabled", True)).lower() == "false":  # the template's Enabled, resolved (ProcessUploads)
+    if not _enabled(source):  # the template's Enabled, resolved (ProcessUploads)
         print(json.dumps({"level": "INFO", "message": f"event source {source['Queue']} is disabled"}), flush=True)
-        return
+        if not _wait_until_enabled(state, function, source, stop):
+            return
+        print(json.dumps({"level": "INFO", "message": f"event source {source['Queue']} is enabled"}), flush=True)
     local = state["local"]
     sqs = boto3.client("sqs", endpoint_url=state["endpoint"], region_name=state["region"])
     queue_url = state["queue_urls"][source["Queue"]]
@@ -104,6 +109,30 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
         for index in range(0, len(done), 10):
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[index:index + 10])])
+
+
+def _enabled(source: dict[str, Any]) -> bool:
+    return str(source.get("Enabled", True)).lower() != "false"
+
+
+def _wait_until_enabled(state: dict[str, Any], function: dict[str, Any], source: dict[str, Any],
+                        stop: threading.Event) -> bool:
+    """Read the state file again (every ENABLED_CHECK_SECONDS) until this function's event source for the same
+    queue is enabled there; False if the host is stopped first."""
+    path = state["local"].get("state_file")
+    while path and not stop.wait(ENABLED_CHECK_SECONDS):
+        try:
+            current = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # being replaced: look again
+            continue
+        for candidate in (current.get("functions") or {}).values():
+            if candidate.get("logical_id") != function["logical_id"]:
+                continue
+            for event in (candidate.get("events") or {}).values():
+                properties = event.get("Properties") or {}
+                if properties.get("Queue") == source["Queue"] and _enabled(properties):
+                    return True
+    return False
 
 
 def invoke(handler: Any, event: dict[str, Any], function: dict[str, Any], local: dict[str, Any]) -> Any:
@@ -273,7 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     state = json.loads(Path(args.state).read_text(encoding="utf-8"))
     function = state["functions"][args.function]
     os.environ.update(function["environment"])
-    state["local"] = {**state["local"], **function.get("local", {})}
+    state["local"] = {**state["local"], **function.get("local", {}), "state_file": args.state}
     plan = os.environ.get(fault_hooks.ENV)
     if plan:
         fault_hooks.install(Path(plan), function=args.function, index=args.index,

@@ -206,6 +206,9 @@ class LocalPipeline:
         for name, seconds in options.timeouts.items():  # e.g. the poller's longer timeout, as in the template
             if name in state["functions"]:
                 state["functions"][name]["local"] = {"timeout": seconds}
+        # The template's parameters in force, for tools that read the state file (the `greenlight` CLI).
+        state["parameters"] = {name: str(self.stack.resolver.values[name])
+                               for name in (self.stack.resolver.template.get("Parameters") or {})}
         state["local"] = {
             "timeout": options.timeout, "visibility_timeout": options.visibility_timeout,
             "batch_window": options.batch_window,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
 from fakes.verdict_store import InMemoryVerdictStore, room_for_one_more
+from greenlight.aws.reviews import not_enforced
 from greenlight.domain.record import VerdictRecord, history_entry, iso
-from greenlight.domain.states import ALLOWED_FROM, State
+from greenlight.domain.states import ALLOWED_FROM, State, may_reopen
 
 
 class InMemoryReviews:
@@ -21,7 +23,9 @@ class InMemoryReviews:
         return sorted(found, key=lambda r: r.created_at or "", reverse=True)[:limit]
 
     def review_queue(self, *, limit: int = 50) -> list[VerdictRecord]:
-        found = [r for r in self._store.records.values() if r.decision == "review"]
+        # The table files a record in the queue with a `review` decision (always on a terminal record)
+        # and takes it out with a rescan (back to RECEIVED) or another decision.
+        found = [r for r in self._store.records.values() if r.decision == "review" and r.terminal]
         return sorted(found, key=lambda r: r.decided_at or "")[:limit]
 
     def override(self, record: VerdictRecord, *, decision: Mapping[str, Any], actor: str, reason: str,
@@ -52,3 +56,27 @@ class InMemoryReviews:
                 return False
             self._store._put(replace(current, feedback=dict(feedback)))
             return True
+
+    def reopen(self, record: VerdictRecord, *, actor: str, reason: str) -> bool:
+        now = self._clock()
+        with self._store._lock:
+            current = self._store.records.get(record.id)
+            if current is None or not may_reopen(current.state) or current.rev != record.rev:
+                return False
+            history, folded = room_for_one_more(current)
+            self._store._put(replace(
+                current, state=State.RECEIVED, rev=current.rev + 1, updated_at=iso(now), attempts=0, recoveries=0,
+                lease_token=uuid.uuid4().hex, lease_until=0, due_at=now, reason=None, finished_at=None,
+                last_code=None, history=(*history, history_entry(State.RECEIVED, now, actor, reason=reason)),
+                history_folded=folded))
+            return True
+
+    def scan(self, *, states: Collection[State] = (), unenforced: bool = False,
+             on_page: Callable[[int], None] | None = None) -> Iterator[VerdictRecord]:
+        with self._store._lock:
+            records = list(self._store.records.values())
+        if on_page is not None:
+            on_page(len(records))
+        for record in records:
+            if (not states or record.state in states) and (not unenforced or not_enforced(record)):
+                yield record

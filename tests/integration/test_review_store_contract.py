@@ -280,3 +280,106 @@ def test_record_feedback_keeps_the_latest_outcome_on_the_record_only(subject: Su
 
     assert subject.get(record.id) == replace(approved, feedback=accepted)
     assert subject.store.get(version("missing.png").data_id) is None
+
+
+# -- a person's rescan of what was not scanned ------------------------------------------------------------
+
+
+def test_a_rescan_reopens_an_unscanned_record_due_now_for_the_pollers_recovery(subject: Subject) -> None:
+    # Given a version that gave up (ERROR, decided review: it waits in the review queue)
+    obj = version("broken.png")
+    before = subject.decided(obj, "review", state=State.ERROR, reason="gave_up_after_3_scans")
+    assert [r.id for r in subject.reviews.review_queue()] == [before.id]
+    now = subject.clock.advance(60)
+
+    # When a person rescans it
+    assert subject.reviews.reopen(before, actor=ALICE, reason="Green was down")
+
+    # Then it is RECEIVED again, with nothing counted and an expired lease, due now, the person in its history
+    after = subject.get(before.id)
+    assert after.lease_token
+    assert after == replace(
+        before, state=State.RECEIVED, rev=before.rev + 1, updated_at=iso(now), attempts=0, recoveries=0,
+        lease_token=after.lease_token, lease_until=0, due_at=now, reason=None, finished_at=None,
+        history=(*before.history, history_entry(State.RECEIVED, now, ALICE, reason="Green was down")))
+    # it left the review queue, and the poller finds it due and takes it over as a stranded record
+    assert subject.reviews.review_queue() == []
+    assert [r.id for r in subject.store.due(now, 10)] == [before.id]
+    claim = subject.store.claim(obj, lease_seconds=90, max_attempts=3, by="poll")
+    assert (claim.claimed, claim.takeover, claim.attempts) == (True, True, 1)
+    assert subject.get(before.id).recoveries == 1
+
+
+def test_a_skipped_record_can_be_rescanned_too(subject: Subject) -> None:
+    before = subject.decided(version("big.png"), "review", state=State.SKIPPED, reason="too_large")
+
+    assert subject.reviews.reopen(before, actor=BOB, reason="the limit was raised")
+
+    after = subject.get(before.id)
+    assert (after.state, after.reason, after.history[-1]["by"]) == (State.RECEIVED, None, BOB)
+
+
+def test_a_rescan_of_a_scanned_pending_changed_or_missing_record_changes_nothing(subject: Subject) -> None:
+    scanned = subject.decided(version("scanned.png"), "pass")
+    pending = subject.pending(version("pending.png"))
+    failed = subject.decided(version("failed.png"), "review", state=State.ERROR, reason="gave_up_after_3_scans")
+    assert subject.override(failed, "pass")  # changed since it was read: now OVERRIDDEN
+    other = subject.decided(version("other.png"), "review", state=State.ERROR, reason="gave_up_after_3_scans")
+    assert subject.reviews.reopen(other, actor=ALICE, reason="first")
+    reopened = subject.get(other.id)
+    subject.clock.advance(5)
+
+    assert not subject.reviews.reopen(scanned, actor=ALICE, reason="again")
+    assert not subject.reviews.reopen(pending, actor=ALICE, reason="again")
+    assert not subject.reviews.reopen(failed, actor=ALICE, reason="again")  # the record as it was read
+    assert not subject.reviews.reopen(other, actor=ALICE, reason="again")  # a replay of the first rescan
+    assert not subject.reviews.reopen(replace(other, id=version("missing.png").data_id), actor=ALICE, reason="x")
+
+    assert subject.get(scanned.id) == scanned
+    assert subject.get(pending.id) == pending
+    assert subject.get(failed.id).state is State.OVERRIDDEN
+    assert subject.get(other.id) == reopened
+    assert subject.store.get(version("missing.png").data_id) is None
+
+
+def test_a_rescan_of_a_record_whose_history_is_full_folds_it(subject: Subject) -> None:
+    obj = version()
+    subject.pending(obj)
+    for n in range(HISTORY_LIMIT - 3):
+        now = subject.clock.advance(1)
+        assert subject.store.resubmitted(obj.data_id, task_id=f"img-{n}", due_at=now + 30, url_expires_at=None,
+                                         reason="rescan", by="poll")
+    record = subject.decided(obj, "review", state=State.ERROR, reason="gave_up_after_3_scans")
+    assert len(record.history) == HISTORY_LIMIT
+
+    assert subject.reviews.reopen(record, actor=ALICE, reason="again")
+
+    after = subject.get(record.id)
+    assert (after.state, len(after.history), after.history_folded) == (
+        State.RECEIVED, HISTORY_LIMIT // 2 + 1, HISTORY_LIMIT - HISTORY_LIMIT // 2)
+
+
+# -- an operator's full read of the table ---------------------------------------------------------------
+
+
+def test_a_scan_finds_version_records_by_state_and_by_decisions_not_yet_enforced(subject: Subject) -> None:
+    passed = subject.decided(version("passed.png"), "pass")
+    failed = subject.decided(version("failed.png"), "review", state=State.ERROR, reason="gave_up_after_3_scans")
+    skipped = subject.decided(version("big.png"), "review", state=State.SKIPPED, reason="too_large")
+    pending = subject.pending(version("pending.png"))
+    enforced = subject.decided(version("enforced.png"), "block")
+    assert subject.store.record_enforcement(enforced.id, decision_rev=enforced.decision_rev, enforcement={
+        "decision_rev": enforced.decision_rev, "decision": "block", "enforced": True, "actions": [], "at": "x"},
+        entries=[])
+    subject.store.advance_head(version("passed.png"))  # a key's head record is not a version
+    pages: list[int] = []
+
+    unscanned = list(subject.reviews.scan(states={State.ERROR, State.SKIPPED}, on_page=pages.append))
+    waiting = {r.id for r in subject.reviews.scan(unenforced=True)}
+    everything = {r.id for r in subject.reviews.scan()}
+
+    assert sorted(r.id for r in unscanned) == sorted([failed.id, skipped.id])
+    assert {r.id: r for r in unscanned} == {failed.id: subject.get(failed.id), skipped.id: subject.get(skipped.id)}
+    assert sum(pages) >= 5
+    assert waiting == {passed.id, failed.id, skipped.id}
+    assert everything == {passed.id, failed.id, skipped.id, pending.id, enforced.id}

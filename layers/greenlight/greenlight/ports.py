@@ -7,7 +7,7 @@ under `tests/fakes` implement them for fast tests, and contract suites
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -174,6 +174,22 @@ class ReviewStore(Protocol):
         ...
 
     def record_feedback(self, record_id: str, feedback: Mapping[str, Any]) -> bool: ...
+
+    def reopen(self, record: VerdictRecord, *, actor: str, reason: str) -> bool:
+        """A person's rescan of a version that was not scanned (ERROR or SKIPPED, greenlight.domain.states
+        REOPENABLE), as they saw it (refused if the record changed since it was read): back to RECEIVED with
+        no attempts, recoveries or lease, due now, so the poller's recovery of stranded records submits it.
+        Recorded in the history with `actor` and `reason`. Its decision stays until the new verdict
+        replaces it; it leaves the review queue meanwhile."""
+        ...
+
+    def scan(self, *, states: Collection[State] = (), unenforced: bool = False,
+             on_page: Callable[[int], None] | None = None) -> Iterator[VerdictRecord]:
+        """Every version record, in no particular order: only those in `states` when given; only those
+        whose current decision is not yet enforced (`enforcement.decision_rev` behind `decision_rev`) with
+        `unenforced`. A full read of the table (billed for every item read), for an operator's rare
+        commands; `on_page(items_read)` after each page."""
+        ...
 
 
 class KnownContentStore(Protocol):

@@ -1,5 +1,6 @@
 """What people need from the verdict table: every version of an object, the review queue, overrides
-and what Green was told about them. The production `ReviewStore` (greenlight.ports).
+and what Green was told about them, a rescan of what was not scanned, and (for an operator's rare
+commands) a full read of the table. The production `ReviewStore` (greenlight.ports).
 
 Indexes: `by-object` (object = "bucket/key", created_at: every version of a key, newest first) and
 `review` (review_queue = "open" only while a record's decision is review, decided_at: oldest first).
@@ -8,7 +9,8 @@ Indexes: `by-object` (object = "bucket/key", created_at: every version of a key,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any
 
 from greenlight.aws.dynamo_writes import (
@@ -20,8 +22,9 @@ from greenlight.aws.dynamo_writes import (
     record_from_item,
     transition,
 )
-from greenlight.domain.record import VerdictRecord, iso, object_name
-from greenlight.domain.states import State
+from greenlight.aws.verdict_table import pending_shard
+from greenlight.domain.record import HISTORY_LIMIT, VerdictRecord, history_entry, iso, object_name
+from greenlight.domain.states import REOPENABLE, State, may_reopen
 
 OBJECT_INDEX = "by-object"
 REVIEW_INDEX = "review"
@@ -70,3 +73,70 @@ class DynamoReviews:
         update.set("feedback", dict(feedback))
         update.require(f"attribute_exists({update.name('id')})")
         return self._writer.write(record_id, update)
+
+    def reopen(self, record: VerdictRecord, *, actor: str, reason: str) -> bool:
+        """A person's rescan: ERROR or SKIPPED (as `record` was read: its `rev`) -> RECEIVED, due now in the
+        `pending` index with an expired lease, no attempts and no recoveries, so the poller's recovery
+        takes it over and submits it (greenlight.ports.ReviewStore.reopen)."""
+        if not may_reopen(record.state):
+            return False
+        now = self._clock()
+        # Not `transition`: that builds the pipeline's transitions (ALLOWED_FROM), and no automatic write may
+        # take a terminal record back. The same parts, from the person's own table (REOPENABLE).
+        update = Update()
+        state, history = update.name("state"), update.name("history")
+        update.require(f"attribute_exists({update.name('id')})")
+        update.require(f"{state} IN ({', '.join(update.value(s.value) for s in sorted(REOPENABLE))})")
+        update.require(f"{update.name('rev')} = {update.value(record.rev)}")
+        update.require(f"(attribute_not_exists({history}) OR size({history}) < {update.value(HISTORY_LIMIT)})")
+        update.sets.append(f"{state} = {update.value(State.RECEIVED.value)}")
+        entry = update.value([history_entry(State.RECEIVED, now, actor, reason=reason)])
+        update.sets.append(f"{history} = list_append(if_not_exists({history}, {update.value([])}), {entry})")
+        update.add("rev", 1)
+        update.set("updated_at", iso(now))
+        update.set("attempts", 0)
+        update.set("recoveries", 0)
+        # An expired lease (a claim takes a RECEIVED record over by its token once `lease_until` has passed).
+        update.set("lease_token", uuid.uuid4().hex)
+        update.set("lease_until", 0)
+        update.set("due_at", now)
+        update.set("pending_shard", pending_shard(record.id))
+        for name in ("reason", "finished_at", "last_code", REVIEW_QUEUE):
+            update.remove(name)
+        return self._writer.apply(record.id, update)
+
+    def scan(self, *, states: Collection[State] = (), unenforced: bool = False,
+             on_page: Callable[[int], None] | None = None) -> Iterator[VerdictRecord]:
+        """A paginated Scan: DynamoDB reads (and bills) every item; the filter only trims what comes back."""
+        names = {"#id": "id"}
+        values: dict[str, Any] = {":v": {"S": "v-"}}
+        conditions = ["begins_with(#id, :v)"]
+        if states:
+            names["#s"] = "state"
+            placeholders = []
+            for index, wanted in enumerate(sorted(states)):
+                values[f":s{index}"] = {"S": wanted.value}
+                placeholders.append(f":s{index}")
+            conditions.append(f"#s IN ({', '.join(placeholders)})")
+        if unenforced:
+            names["#dr"] = "decision_rev"
+            conditions.append("attribute_exists(#dr)")
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "FilterExpression": " AND ".join(conditions),
+                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+        while True:
+            page = self._client.scan(**kwargs)
+            if on_page is not None:
+                on_page(int(page.get("ScannedCount", 0)))
+            for item in page.get("Items", []):
+                record = record_from_item(item)
+                if not unenforced or not_enforced(record):
+                    yield record
+            if not page.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def not_enforced(record: VerdictRecord) -> bool:
+    """Whether the record's current decision still waits for the enforce function."""
+    return record.decision_rev > 0 and bool(record.decision) and \
+        record.enforcement.get("decision_rev") != record.decision_rev

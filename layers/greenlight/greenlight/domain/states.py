@@ -7,6 +7,7 @@
       └──older write seen after a newer one──▶ SUPERSEDED
 
     FINAL | SKIPPED | ERROR | SUPERSEDED | OVERRIDDEN ──a person's override──▶ OVERRIDDEN
+    SKIPPED | ERROR ──a person's rescan (`greenlight rescan`)──▶ RECEIVED (due at once: the poller submits it)
 
 - RECEIVED: claimed by one invocation (a lease) and not yet known to be at Green.
 - PENDING: at Green under task_id; waiting for a callback or the poller.
@@ -17,9 +18,11 @@
 - OVERRIDDEN: a person replaced the decision (who, when, why and the decision before are kept on the
   record); overriding an override is another override.
 
-FINAL, SKIPPED, ERROR, SUPERSEDED and OVERRIDDEN are terminal: nothing but a person's override
-moves a record out of them, so a verdict never goes back to pending and never changes by itself.
-The verdict store enforces this table with conditional writes.
+FINAL, SKIPPED, ERROR, SUPERSEDED and OVERRIDDEN are terminal: nothing but a person moves a record
+out of them (an override, or a rescan of a version that was not scanned), so a verdict never goes
+back to pending and never changes by itself. The verdict store enforces this table with conditional
+writes; a person's rescan has a table of its own (REOPENABLE), outside ALLOWED_FROM, so that no
+automatic write (a claim, a recovery) can ever take a terminal record back.
 """
 
 from __future__ import annotations
@@ -51,5 +54,16 @@ ALLOWED_FROM: dict[State, frozenset[State | None]] = {
 }
 
 
+# A person's rescan: the states a record may be reopened from (back to RECEIVED, its attempts,
+# recoveries and lease cleared, due at once). Only versions that were not scanned: a FINAL verdict is
+# changed by an override, not by paying Green again.
+REOPENABLE: frozenset[State] = frozenset({State.ERROR, State.SKIPPED})
+
+
 def is_allowed(current: State | None, target: State) -> bool:
     return current in ALLOWED_FROM[target]
+
+
+def may_reopen(current: State | None) -> bool:
+    """Whether a person's rescan may take a record in `current` back to RECEIVED."""
+    return current in REOPENABLE

@@ -42,11 +42,11 @@ def build() -> CallbackDependencies:
 dependencies = Dependencies(build)
 
 
-def _respond(reply: Reply, tally: Tally | None = None) -> Response[str]:
+def _respond(reply: Reply, tally: Tally | None = None, policy: PolicySource | None = None) -> Response[str]:
     if tally is None:
         tally = Tally()
         tally.add(Outcome.CALLBACK_REQUEST)
-    publish(tally)
+    publish(tally, policy=policy)
     if reply.rejection:
         count_by(CALLBACK_REJECTED_METRIC, reason=reply.rejection)
         logger.warning("callback rejected", extra={"reason": reply.rejection, "status": reply.status})
@@ -67,9 +67,7 @@ def receive(token: str) -> Response[str]:
     reply = handle_callback(token=token, content_type=event.headers.get("content-type"), body=raw,
                             secret=deps.secret(), store=deps.store, policy=deps.policy,
                             max_bytes=deps.settings.max_body_bytes, tally=tally)
-    if deps.policy.problem:
-        tally.add(Outcome.POLICY_INVALID)
-    return _respond(reply, tally)
+    return _respond(reply, tally, deps.policy)
 
 
 @app.route("/callback/<token>", method=OTHER_METHODS)

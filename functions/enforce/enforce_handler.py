@@ -98,9 +98,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 if not from_stream or not _retry_later(deps, work, tally):
                     failures.append(identifier)
     finally:
-        if deps.policy.problem:
-            tally.add(Outcome.POLICY_INVALID)
-        publish(tally)
+        publish(tally, policy=deps.policy)
         measure(Measure.VERDICT_LATENCY, *latencies)
     return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
-from greenlight.domain.outcomes import Measure, Outcome, Tally
+from greenlight.domain.outcomes import Measure, Tally
 from greenlight.runtime.components import Dependencies, scan_ports
 from greenlight.runtime.config import PollSettings
 from greenlight.runtime.observability import instrument, logger, measure, metrics, publish
@@ -35,8 +35,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         summary = poller.run(budget=lambda: float(context.get_remaining_time_in_millis()) / 1000, tally=tally)
         measure(Measure.OLDEST_UNFINISHED_AGE, summary.oldest_unfinished_age)
     finally:
-        if poller.ports.policy.problem:
-            tally.add(Outcome.POLICY_INVALID)
-        publish(tally)
+        publish(tally, policy=poller.ports.policy)
     logger.info("poll done", extra=asdict(summary))
     return asdict(summary)

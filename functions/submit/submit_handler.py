@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from greenlight.domain.outcomes import Outcome, Tally
+from greenlight.domain.outcomes import Tally
 from greenlight.runtime.batching import Deferred, DeferredBatchProcessor
 from greenlight.runtime.components import Dependencies, scan_ports
 from greenlight.runtime.config import SubmitSettings
@@ -71,6 +71,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return dict(process_partial_response(event=as_sqs_event(event), record_handler=read, processor=processor,
                                              context=context))
     finally:
-        if deps.submission.ports.policy.problem:
-            tally.add(Outcome.POLICY_INVALID)
-        publish(tally)
+        publish(tally, policy=deps.submission.ports.policy)

@@ -13,12 +13,15 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from greenlight.domain.outcomes import Measure, Tally
+from greenlight.domain.outcomes import Measure, Outcome, Tally
+
+if TYPE_CHECKING:
+    from greenlight.ports import PolicySource
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "greenlight"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Greenlight"))
@@ -28,9 +31,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 _PRESIGN_SECRETS = re.compile(r"(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s\"]+", re.IGNORECASE)
 
 
-def publish(tally: Tally) -> None:
+def publish(tally: Tally, *, policy: PolicySource | None = None) -> None:
     """Add an invocation's outcomes to its metrics: one value per outcome, however many objects
-    (Powertools would flush early at 100 values of one metric)."""
+    (Powertools would flush early at 100 values of one metric). With the policy the invocation
+    decided by, a refused or unreadable policy counts once as POLICY_INVALID (the alarm's metric)."""
+    if policy is not None and policy.problem:
+        tally.add(Outcome.POLICY_INVALID)
     for outcome, count in tally:
         metrics.add_metric(name=outcome.value, unit=MetricUnit.Count, value=count)
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +23,7 @@ import requests
 
 from green_emulator.counters import Counters
 from green_emulator.faults import FaultInjector
+from green_emulator.ledger import Ledger
 from green_emulator.network import NetworkModel
 from green_emulator.scheduler import Scheduler
 
@@ -59,6 +61,7 @@ class CallbackSender:
         scheduler: Scheduler,
         network: NetworkModel | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ledger: Ledger | None = None,
     ) -> None:
         self._uid = uid
         self._retries = retries
@@ -70,6 +73,7 @@ class CallbackSender:
         self._scheduler = scheduler
         self._network = network
         self._clock = clock
+        self._ledger = ledger or Ledger()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="green-emulator-callback")
         self._session = requests.Session()
         self._session.trust_env = False
@@ -98,6 +102,7 @@ class CallbackSender:
         if faulty and self._faults.chance(faults.callback_drop_rate):
             self._counters.inc("callbacks", "dropped")
             self._counters.inc("faults", "callback_drop")
+            self._ledger.fault(item.get("dataId"), "callback_drop")
             return
         if (urlsplit(url).hostname or "").lower() not in self._allowed:
             _log.warning("not calling back %s: host not in allowed_hosts", url)
@@ -108,7 +113,9 @@ class CallbackSender:
             copies = 2
             self._counters.inc("callbacks", "duplicated")
             self._counters.inc("faults", "callback_duplicate")
+            self._ledger.fault(item.get("dataId"), "callback_duplicate")
         body = callback_form(self._uid, seed, item)
+        delivered = partial(self._ledger.handed, item, "callback")
         with self._lock:
             generation = self._generation
         for _ in range(copies):
@@ -116,20 +123,20 @@ class CallbackSender:
             if delay:
                 self._counters.inc("faults", "callback_delay")
             delay += self._round_trip()
-            self._scheduler.call_at(not_before + delay, lambda: self._submit(generation, url, body, 0))
+            self._scheduler.call_at(not_before + delay, lambda: self._submit(generation, url, body, 0, delivered))
 
     def _round_trip(self) -> float:
         return self._network.callback_delay() if self._network is not None else 0.0
 
-    def _submit(self, generation: int, url: str, body: bytes, attempt: int) -> None:
+    def _submit(self, generation: int, url: str, body: bytes, attempt: int, delivered: Callable[[], None]) -> None:
         if not self._current(generation):
             return
         try:
-            self._pool.submit(self._attempt, generation, url, body, attempt)
+            self._pool.submit(self._attempt, generation, url, body, attempt, delivered)
         except RuntimeError:  # the pool is shut down: the emulator is stopping
             return
 
-    def _attempt(self, generation: int, url: str, body: bytes, attempt: int) -> None:
+    def _attempt(self, generation: int, url: str, body: bytes, attempt: int, delivered: Callable[[], None]) -> None:
         if not self._current(generation):
             return
         self._counters.inc("callbacks", "sent")
@@ -145,10 +152,11 @@ class CallbackSender:
             return
         if status == 200:
             self._counters.inc("callbacks", "delivered")
+            delivered()
             return
         if attempt >= self._retries:
             self._counters.inc("callbacks", "failed")
             return
         self._counters.inc("callbacks", "retries")
         self._scheduler.call_at(self._clock() + self._retry_delay + self._round_trip(),
-                                lambda: self._submit(generation, url, body, attempt + 1))
+                                lambda: self._submit(generation, url, body, attempt + 1, delivered))

@@ -16,6 +16,7 @@ from green_emulator.engine import Engine
 from green_emulator.faults import FaultInjector
 from green_emulator.gateway import Account, Gateway, NonceCache, ReceivedRequest
 from green_emulator.ids import IdSource
+from green_emulator.ledger import Ledger
 from green_emulator.network import NetworkModel
 from green_emulator.replies import Reply, envelope
 from green_emulator.request_faults import RequestFaults
@@ -29,6 +30,7 @@ class Emulator:
         self.config = config
         self.stopping = threading.Event()  # releases every wait of the network model at stop
         self.counters = Counters()
+        self.ledger = Ledger()
         self.faults = FaultInjector(config.faults, config.fault_seed)
         self.network = NetworkModel(self.faults, self.counters)
         self.ids = IdSource(config.fault_seed)
@@ -37,7 +39,7 @@ class Emulator:
         if config.sts_access_key_id and config.sts_access_key_secret and config.sts_security_token:
             accounts.append(Account(config.sts_access_key_id, config.sts_access_key_secret, config.sts_security_token))
         self.gateway = Gateway(accounts, nonces=self.nonces, time_window=config.time_window)
-        self.request_faults = RequestFaults(self.faults, self.counters)
+        self.request_faults = RequestFaults(self.faults, self.counters, self.ledger)
         self.scheduler = Scheduler()
         self.downloader = Downloader(timeout=config.download_timeout, max_bytes=config.max_image_bytes,
                                      allowed_hosts=config.allowed_hosts, counters=self.counters,
@@ -46,10 +48,10 @@ class Emulator:
                                         retry_delay=config.callback_retry_delay, timeout=config.callback_timeout,
                                         allowed_hosts=config.allowed_hosts, workers=config.callback_workers,
                                         faults=self.faults, counters=self.counters, scheduler=self.scheduler,
-                                        network=self.network)
+                                        network=self.network, ledger=self.ledger)
         self.engine = Engine(config, counters=self.counters, faults=self.faults, ids=self.ids,
                              downloader=self.downloader, callbacks=self.callbacks, scheduler=self.scheduler,
-                             network=self.network)
+                             network=self.network, ledger=self.ledger)
 
     def handle_api(self, operation: str, request: ReceivedRequest, host_id: str) -> Reply:
         self.counters.inc("calls", operation)
@@ -78,6 +80,10 @@ class Emulator:
             return envelope(500, request_id, status=500)
         if self.request_faults.lose_answer(operation, reply):
             return dataclasses.replace(reply, lost=True)
+        if operation in ("scan", "results") and isinstance(reply.body.get("data"), list):
+            for item in reply.body["data"]:  # per-task answers that reach the client
+                if isinstance(item, dict):
+                    self.ledger.handed(item, operation)
         return reply
 
     def stats(self) -> dict[str, Any]:
@@ -86,6 +92,10 @@ class Emulator:
         snapshot["nonces_stored"] = len(self.nonces)
         snapshot["outage_remaining"] = round(self.faults.outage_remaining(), 3)
         return snapshot
+
+    def data_ids(self) -> dict[str, dict[str, object]]:
+        """Per-dataId facts (green_emulator.ledger): tasks accepted, faults injected, finish codes, answers handed."""
+        return self.ledger.snapshot()
 
     def reset(self) -> None:
         """Back to the just-started state: tasks, counters, nonces, feedback, pending callbacks,
@@ -97,6 +107,7 @@ class Emulator:
         self.faults.reset(self.config.faults, self.config.fault_seed)
         self.ids.reseed(self.config.fault_seed)
         self.counters.clear()
+        self.ledger.clear()
 
     def set_faults(self, changes: dict[str, Any]) -> Faults:
         return self.faults.update(changes)

@@ -22,6 +22,7 @@ from green_emulator.counters import Counters
 from green_emulator.downloads import Downloader
 from green_emulator.faults import FaultInjector
 from green_emulator.ids import IdSource
+from green_emulator.ledger import Ledger
 from green_emulator.network import NetworkModel
 from green_emulator.replies import Reply, envelope, ok
 from green_emulator.scheduler import Scheduler
@@ -56,6 +57,7 @@ class Engine:
         scheduler: Scheduler,
         network: NetworkModel,
         clock: Callable[[], float] = time.monotonic,
+        ledger: Ledger | None = None,
     ) -> None:
         self._config = config
         self._counters = counters
@@ -66,6 +68,7 @@ class Engine:
         self._scheduler = scheduler
         self._network = network
         self._clock = clock
+        self.ledger = ledger or Ledger()
         self.tasks = TaskStore(config.max_tasks)
         self._sync_pool = ThreadPoolExecutor(config.workers, thread_name_prefix="green-emulator-sync")
         self._async_pool = ThreadPoolExecutor(config.workers, thread_name_prefix="green-emulator-async")
@@ -127,7 +130,9 @@ class Engine:
         if not faults.applies_to(operation) or not self._faults.chance(faults.task_submit_error_rate):
             return None
         self._counters.inc("faults", "task_submit_error")
-        return task_item(self._faults.pick(faults.task_error_codes), None, spec, task_id)
+        code = self._faults.pick(faults.task_error_codes)
+        self.ledger.fault(spec.data_id, "task_submit_error", code)
+        return task_item(code, None, spec, task_id)
 
     def _sync_scan(self, body: bytes) -> tuple[list[dict[str, Any]], float]:
         """The items, and the seconds the answer waits for the slowest image's processing."""
@@ -138,6 +143,8 @@ class Engine:
         slots: list[dict[str, Any] | Future[Any]] = []
         for spec, task_id in zip(request.tasks, task_ids, strict=True):
             refused = self._submit_error("scan", spec, task_id)
+            if refused is None:
+                self.ledger.accepted(spec.data_id, task_id)
             work = partial(self._scan_task, spec, task_id, scenes, "scan")
             slots.append(refused if refused is not None else
                          self._start(self._sync_pool, self._network.download_delay(), work))
@@ -154,8 +161,10 @@ class Engine:
             else:  # a task that outlived every deadline (or the emulator is stopping): Green's word for it
                 items.append(task_item(581, None, spec, task_id))
         processing = max((self._network.processing_time() for item in items if item["code"] == 200), default=0.0)
-        for item in items:
+        for slot, item in zip(slots, items, strict=True):
             self._counters.inc("tasks_finished", item["code"])
+            if isinstance(slot, Future):  # accepted (not refused at submit)
+                self.ledger.finished(item.get("dataId"), item["code"])
         return items, processing
 
     def _async_scan(self, body: bytes) -> list[dict[str, Any]]:
@@ -175,6 +184,7 @@ class Engine:
             record = TaskRecord(task_id=task_id, spec=spec, scenes=scenes, ready_at=now + faults.processing_delay,
                                 expires_at=now + faults.retention, callback=request.callback, seed=request.seed)
             self.tasks.add(record, now)
+            self.ledger.accepted(spec.data_id, task_id)
             self._start(self._async_pool, self._network.download_delay(), partial(self._run_async, record))
             answer.append(task_item(200, "OK", spec, task_id))
         return answer
@@ -186,15 +196,19 @@ class Engine:
         targeted = faults.applies_to("asyncscan")
         if targeted and self._faults.chance(faults.task_finish_error_rate):
             self._counters.inc("faults", "task_finish_error")
-            result = task_item(self._faults.pick(faults.task_error_codes), None, record.spec, record.task_id)
+            code = self._faults.pick(faults.task_error_codes)
+            self.ledger.fault(record.spec.data_id, "task_finish_error", code)
+            result = task_item(code, None, record.spec, record.task_id)
         else:
             result = self._scan_task(record.spec, record.task_id, record.scenes, "asyncscan")
         processing = self._network.processing_time() if result["code"] == 200 else 0.0
         if not self.tasks.finish(record, result, self._clock() + processing):
             return
         self._counters.inc("tasks_finished", result["code"])
+        self.ledger.finished(record.spec.data_id, result["code"])
         if targeted and self._faults.chance(faults.expire_rate):
             self._counters.inc("faults", "expire")
+            self.ledger.fault(record.spec.data_id, "expire")
             self.tasks.forget(record)
             return
         if record.callback is not None and record.seed is not None:
@@ -213,9 +227,11 @@ class Engine:
         targeted = faults.applies_to(operation)
         if targeted and self._faults.chance(faults.download_failure_rate):
             self._counters.inc("faults", "download_failure")
+            self.ledger.fault(spec.data_id, "download_failure", 480)
             return task_item(480, "DOWNLOAD_FAILED", spec, task_id)
         if targeted and self._faults.chance(faults.url_expired_rate):
             self._counters.inc("faults", "url_expired")
+            self.ledger.fault(spec.data_id, "url_expired", 403)
             return task_item(403, "FORBIDDEN", spec, task_id)
         fetched = self._downloader.fetch(spec.url)
         if fetched.code != 200 or fetched.content is None or fetched.image is None:
@@ -246,6 +262,7 @@ class Engine:
         for task_id in task_ids:
             if self._faults.chance(omit_rate):
                 self._counters.inc("faults", "results_omit")
+                self.ledger.task_fault(task_id, "results_omit")
                 continue
             record = self.tasks.get(task_id, now)
             if record is None:

@@ -7,10 +7,13 @@ a fault: it ignores fault_operations); then injected 500/503, 588, 596 and body-
 
 from __future__ import annotations
 
+import threading
+
 from green_emulator.bodies import image_count
 from green_emulator.counters import Counters
 from green_emulator.faults import FaultInjector
 from green_emulator.gateway import ReceivedRequest, signature_mismatch
+from green_emulator.ledger import Ledger
 from green_emulator.protocol import ACCESS_KEY_NOT_FOUND, SCAN_OPERATIONS, SERVICE_UNAVAILABLE, USER_FLOW_CONTROL
 from green_emulator.replies import Rejection, Reply, envelope
 
@@ -21,15 +24,25 @@ KEYS_REFUSED = Rejection(404, "InvalidAccessKeyId.NotFound", ACCESS_KEY_NOT_FOUN
 
 
 class RequestFaults:
-    def __init__(self, faults: FaultInjector, counters: Counters) -> None:
+    def __init__(self, faults: FaultInjector, counters: Counters, ledger: Ledger | None = None) -> None:
         self._faults = faults
         self._counters = counters
+        self._ledger = ledger or Ledger()
+        self._injected = threading.local()  # the kind counted for the request this thread is refusing
 
     def _count(self, kind: str) -> None:
         self._counters.inc("faults", kind)
+        self._injected.kind = kind
 
     def refuse(self, operation: str, request: ReceivedRequest, request_id: str, host_id: str) -> Reply | None:
         """The injected answer for this request, or None to let Green work on it."""
+        self._injected.kind = None
+        reply = self._refuse(operation, request, request_id, host_id)
+        if reply is not None and operation in SCAN_OPERATIONS:
+            self._ledger.scan_request_fault(request.body, self._injected.kind or "refused")
+        return reply
+
+    def _refuse(self, operation: str, request: ReceivedRequest, request_id: str, host_id: str) -> Reply | None:
         faults = self._faults.current
         targeted = faults.applies_to(operation)
         mode = self._faults.outage() if targeted else ""
@@ -87,4 +100,7 @@ class RequestFaults:
         if not self._faults.chance(faults.answer_lost_rate):
             return False
         self._count("answer_lost")
+        for item in reply.body.get("data") or []:
+            if isinstance(item, dict) and item.get("code") == 200:
+                self._ledger.fault(item.get("dataId"), "answer_lost")
         return True

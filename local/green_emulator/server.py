@@ -161,6 +161,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         route = (method, path.removeprefix(ADMIN_PREFIX).rstrip("/"))
         if route == ("GET", "stats"):
             self._send_json(200, emulator.stats())
+        elif route == ("GET", "data-ids"):
+            self._send_json(200, emulator.data_ids())
         elif route == ("GET", "feedback"):
             self._send_json(200, emulator.engine.feedback())
         elif route == ("GET", "faults"):
@@ -178,7 +180,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": str(exc)})
                 return
             self._send_json(200, faults.to_json())
-        elif route[1] in ("stats", "feedback", "faults", "reset"):
+        elif route[1] in ("stats", "data-ids", "feedback", "faults", "reset"):
             self._send_json(405, {"error": f"{method} is not supported on {path}"})
         else:
             self._send_json(404, {"error": f"no admin route {path}"})
@@ -211,6 +213,10 @@ class RunningEmulator:
 
     def stats(self) -> dict[str, Any]:
         return self._emulator.stats()
+
+    def data_ids(self) -> dict[str, dict[str, Any]]:
+        """Per-dataId facts: tasks accepted, faults injected, finish codes, answers handed (green_emulator.ledger)."""
+        return self._emulator.data_ids()
 
     def reset(self) -> None:
         self._emulator.reset()

@@ -5,8 +5,8 @@ plan file (`HookPlan`, JSON). Production code knows nothing of them: they wrap t
 Lambda dies or stalls at the worst moment, and the AWS client where DynamoDB pushes back.
 
 - Crash points: at each pass through a point, with the plan's chance, the hook takes one armed token
-  for that point (a file `armed/<point>.<mode>.<n>`: unlinking it is atomic, so each token fires once
-  across every host) and then either ends the process at once (`exit`, like a SIGKILL or an
+  for that point (a file `armed/<point>.<mode>.<n>-...`, lowest n first; unlinking it is atomic, so
+  each token fires once across every host) and then either ends the process at once (`exit`, like a SIGKILL or an
   out-of-memory kill) or sleeps past the function timeout (`timeout`: the host's watchdog ends the
   invocation, as Lambda does). The points (`POINTS`) are the windows where a verdict can be lost.
 - DynamoDB throttling: a `before-send` handler on every DynamoDB client answers a call with HTTP 400
@@ -77,8 +77,17 @@ def arm(directory: Path, point: str, mode: str, count: int) -> None:
         raise ValueError(f"unknown crash point or mode: {point} {mode}")
     armed = directory / "armed"
     armed.mkdir(parents=True, exist_ok=True)
-    for _ in range(count):
-        (armed / f"{point}.{mode}.{time.time_ns()}-{random.randrange(1 << 30)}").touch()
+    for n in range(count):
+        (armed / f"{point}.{mode}.{n:04d}-{time.time_ns()}-{random.randrange(1 << 30)}").touch()
+
+
+def _token_order(point: str) -> Callable[[Path], tuple[int, str]]:
+    """The n-th token of every mode before any (n+1)-th: a point armed with kills and timeouts
+    alternates them, so two firings show both whatever the counts."""
+    def key(token: Path) -> tuple[int, str]:
+        mode, rest = token.name[len(point) + 1:].split(".", 1)
+        return int(rest.split("-", 1)[0]), mode
+    return key
 
 
 def disarm(directory: Path) -> int:
@@ -172,7 +181,7 @@ def crash_point(point: str) -> None:
     if host is None or not host.chance(host.plan.crash_rates.get(point, 0.0)):
         return
     armed = host.directory / "armed"
-    for token in sorted(armed.glob(f"{point}.*")) if armed.exists() else ():
+    for token in sorted(armed.glob(f"{point}.*"), key=_token_order(point)) if armed.exists() else ():
         try:
             token.unlink()  # exactly one process gets each token
         except FileNotFoundError:

@@ -4,7 +4,9 @@ moto 5.2's "Object Created" events differ from AWS's in ways that matter to this
 the key is not URL-encoded (AWS encodes it as S3 notifications do), the ETag field is `eTag`
 (AWS: `etag`), the `sequencer` is a constant (AWS: increasing per key, which is how overwrites
 are ordered) and `reason` is `ObjectCreated` (AWS: `PutObject`, ...). This wrapper replaces moto's
-event builder with one that emits AWS's shape and then runs moto's own server unchanged.
+event builder with one that emits AWS's shape, makes moto's DynamoDB item writes atomic (as
+DynamoDB's conditional writes are; moto's threaded server lets two pass the same condition), and
+then runs moto's own server.
 
     python -m greenlight_local.moto_server -H 127.0.0.1 -p 5000
 """
@@ -112,11 +114,32 @@ class MotoServer:
         self._log.close()
 
 
+def _serialize_dynamodb_writes() -> None:
+    """DynamoDB applies a conditional write to an item atomically; moto's threaded server does not: two
+    concurrent conditional updates can both pass their condition against the same old item (both show it
+    as the stream's OldImage) and both apply. One lock around moto's item writes restores the guarantee
+    the product relies on (the chaos run found a FINAL record turned back to PENDING without it)."""
+    import functools
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
+
+
 def main(argv: list[str] | None = None) -> None:
     from moto.s3 import notifications
     from moto.server import main as moto_main
 
     notifications._send_event_bridge_message = _send_event_bridge_message
+    _serialize_dynamodb_writes()
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

@@ -178,3 +178,30 @@ def test_expired_presigned_urls_are_refused_before_any_fetch(emulator: RunningEm
     assert image_server.requests_to("/a.png") == []
     stats = emulator.stats()
     assert stats["urls_expired"] == 1 and stats["faults"] == {"url_expired": 1}
+
+
+def test_the_ledger_says_what_happened_to_each_data_id(emulator: RunningEmulator, image_server: Any,
+                                                      callback_receiver: Any,
+                                                      wait_until: Callable[..., Any]) -> None:
+    # Given one task Green refuses at submit, and one it accepts, finishes and calls back about
+    url = image_server.add("/a.png", make_image())
+    callback_receiver.add("/hook")
+    emulator.set_faults(task_submit_error_rate=1, task_error_codes=[589], processing_delay=0)
+    post(emulator, "asyncscan", {"scenes": ["porn"], "tasks": [{"dataId": "refused", "url": url}]})
+    emulator.set_faults(task_submit_error_rate=0)
+    accepted = post(emulator, "asyncscan", {"scenes": ["porn"], "callback": callback_receiver.url("/hook"),
+                                            "seed": "s", "tasks": [{"dataId": "kept", "url": url}]}).json()
+    task_id = accepted["data"][0]["taskId"]
+    wait_until(lambda: callback_receiver.requests_to("/hook"))
+    wait_until(lambda: post(emulator, "results", [task_id]).json()["data"][0]["code"] == 200)
+
+    # Then the ledger, read over HTTP, has the facts of each (an asyncscan answer hands no verdict over)
+    ledger = requests.get(emulator.url + "/_emulator/data-ids", timeout=5).json()
+    assert ledger["refused"] == {"tasks": [], "faults": {"task_submit_error": 1}, "codes": {"589": 1},
+                                 "finished": {}, "handed": {}}
+    kept = ledger["kept"]
+    assert kept["tasks"] == [task_id] and kept["finished"] == {"200": 1} and kept["faults"] == {}
+    assert kept["handed"]["callback:200"] == 1 and kept["handed"]["results:200"] >= 1
+    assert set(kept["handed"]) == {"callback:200", "results:200"}
+    emulator.reset()
+    assert emulator.data_ids() == {}

@@ -90,7 +90,9 @@ def run_sqs_source(handler: Any, state: dict[str, Any], function: dict[str, Any]
                 break
             response = sqs.receive_message(
                 QueueUrl=queue_url, MaxNumberOfMessages=min(10, batch_size - len(messages)),
-                WaitTimeSeconds=1 if not messages else max(0, min(1, int(window - waited))),
+                # Long-poll while the batch is empty (as the event source mapping does; fewer idle requests),
+                # then only for what is left of the window.
+                WaitTimeSeconds=3 if not messages else max(0, min(1, int(window - waited))),
                 VisibilityTimeout=int(local["visibility_timeout"]),
                 MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"])
             messages.extend(response.get("Messages", []))  # type: ignore[arg-type]

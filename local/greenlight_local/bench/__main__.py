@@ -6,19 +6,32 @@ the report and, with --write, writes it to FILE. A new figure is a module with a
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from greenlight_local.bench import end_to_end, imports, memory, request_counts, signing, throughput
+from greenlight_local.bench import (
+    aws_cost,
+    end_to_end,
+    imports,
+    memory,
+    request_counts,
+    signing,
+    throughput,
+    verdict_time,
+)
 from greenlight_local.bench.harness import QUICK, Bench, BenchConfig, Figure
-from greenlight_local.bench.report import Report, markdown
+from greenlight_local.bench.report import Report, markdown, results
+from greenlight_local.bench.resources import LoadSampler
 
-FIGURES: tuple[Figure, ...] = (request_counts.FIGURE, throughput.FIGURE, imports.FIGURE, signing.FIGURE,
-                               end_to_end.FIGURE, memory.FIGURE)
+FIGURES: tuple[Figure, ...] = (throughput.FIGURE, verdict_time.FIGURE, request_counts.FIGURE, aws_cost.FIGURE,
+                               end_to_end.FIGURE, imports.FIGURE, memory.FIGURE, signing.FIGURE)
 NAMES = tuple(figure.name for figure in FIGURES)
+RESULTS = "results.json"  # this run's figures, in the workdir; the previous run's become previous.json
 
 
 def run(config: BenchConfig, only: Sequence[str]) -> Report:
@@ -27,16 +40,34 @@ def run(config: BenchConfig, only: Sequence[str]) -> Report:
     (config.workdir / "logs").mkdir(parents=True, exist_ok=True)
     bench = Bench(config)
     report = Report()
+    sampler = LoadSampler().start()
     try:
         for figure in FIGURES:
             if figure.name in only:
                 print(f"bench: {figure.name} ...", flush=True)
+                sampler.figure = figure.name
                 started = time.monotonic()
                 report.add(figure.name, figure.measure(bench))
                 print(f"bench: {figure.name} done in {time.monotonic() - started:.0f}s", flush=True)
     finally:
+        sampler.stop()
+        report.load = list(sampler.samples)
         bench.close()
     return report
+
+
+def previous_results(workdir: Path) -> dict[str, Any] | None:
+    """The last full run's figures (to compare medians with), moved aside as previous.json."""
+    current, previous = workdir / RESULTS, workdir / "previous.json"
+    if current.exists():
+        current.replace(previous)
+    if not previous.exists():
+        return None
+    try:
+        found: dict[str, Any] = json.loads(previous.read_text(encoding="utf-8"))
+        return found
+    except ValueError:
+        return None
 
 
 def parse_only(values: Sequence[str] | None) -> list[str]:
@@ -70,10 +101,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = QUICK if options.quick else BenchConfig()
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     started = time.monotonic()
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    full = not config.quick and list(only) == list(NAMES)
+    previous = previous_results(config.workdir) if full else None
     report = run(config, only)
+    elapsed = time.monotonic() - started
     command = " ".join(["PYTHONPATH=layers/greenlight:local .venv/bin/python -m greenlight_local.bench", *args])
-    text = markdown(report, quick=config.quick, figures=NAMES, when=when, elapsed=time.monotonic() - started,
-                    command=command)
+    if full:
+        (config.workdir / RESULTS).write_text(json.dumps({"when": when, "elapsed": elapsed,
+                                                          "results": results(report)}, indent=1), encoding="utf-8")
+    text = markdown(report, quick=config.quick, figures=NAMES, when=when, elapsed=elapsed, command=command,
+                    previous=previous)
     print()
     print(text)
     if options.write:

@@ -23,16 +23,23 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class BenchConfig:
-    uploads: int = 1000
+    repeats: int = 3  # every timed figure is measured this many times (min, median, max)
+    uploads: int = 300  # images per submit-throughput run (ours, and the SDK loop at zero latency)
+    naive_realistic: int = 15  # images per SDK-loop run at realistic latency (it takes ~0.8 s each)
     processes: int = 15  # fresh processes per import measurement
     sign_iterations: int = 20_000
     upload_threads: int = 4
-    settle_timeout: float = 300.0  # longest wait for every verdict in a pipeline run
+    wave_images: int = 50  # uploads per trickle wave of a pipeline run
+    trickle_rate: float = 4.0  # uploads a second in a trickle wave
+    burst_images: int = 500  # uploads in the poll-only run's backlog (requests per 1,000)
+    wave_timeout: float = 180.0  # longest wait for a wave's last enforcement
+    wave_pause: float = 2.0  # seconds between waves
     quick: bool = False
     workdir: Path = ROOT / ".local" / "bench"
 
 
-QUICK = BenchConfig(uploads=200, processes=7, sign_iterations=3_000, settle_timeout=120.0, quick=True)
+QUICK = BenchConfig(uploads=200, naive_realistic=10, processes=5, sign_iterations=3_000, wave_images=30,
+                    burst_images=300, wave_timeout=120.0, quick=True)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from greenlight_local.bench.report import ms
-from greenlight_local.bench.timing import median
+from greenlight_local.bench.stats import median
 
 
 @dataclass

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from greenlight_local.bench.stats import relative_change
 
 COMMAND = "make bench"
 RAW_COMMAND = "PYTHONPATH=layers/greenlight:local .venv/bin/python -m greenlight_local.bench --write BENCHMARKS.md"
@@ -47,8 +50,24 @@ class Spread:
             text += f" ({self.fmt.format(self.min)}-{self.fmt.format(self.max)}, {len(self.values)} runs)"
         return text
 
+    def to_json(self) -> dict[str, Any]:
+        return {"median": self.median, "min": self.min, "max": self.max, "values": list(self.values)}
 
-Cell = str | Spread
+
+@dataclass(frozen=True)
+class Multi:
+    """Several repeated figures in one cell (p50 / p95 / max): their medians, separated by slashes."""
+
+    parts: tuple[tuple[str, Spread], ...]
+
+    def __str__(self) -> str:
+        return " / ".join(part.fmt.format(part.median) for _, part in self.parts)
+
+    def ranges(self) -> str:
+        return ", ".join(f"{label} {part}" for label, part in self.parts)
+
+
+Cell = str | Spread | Multi
 
 
 @dataclass(frozen=True)
@@ -72,11 +91,13 @@ class Section:
     settings: list[str] = field(default_factory=list)  # how the figure was measured
     misses: list[str] = field(default_factory=list)  # one sentence per missed target
     evidence: list[str] = field(default_factory=list)  # what the sentences rest on (import costs, profile)
+    details: list[str] = field(default_factory=list)  # Markdown shown under the table (breakdowns, costs)
 
 
 @dataclass
 class Report:
     sections: dict[str, Section] = field(default_factory=dict)  # by figure name, in the order they ran
+    load: list[tuple[str, float, float]] = field(default_factory=list)  # (figure, 1-min load, CPUs busy)
 
     def add(self, name: str, section: Section) -> None:
         self.sections[name] = section
@@ -96,6 +117,10 @@ class Report:
     @property
     def evidence(self) -> list[str]:
         return [line for section in self.sections.values() for line in section.evidence]
+
+    @property
+    def details(self) -> list[str]:
+        return [line for section in self.sections.values() for line in section.details]
 
 
 def verdict(ok: bool) -> str:
@@ -149,8 +174,67 @@ def table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def load_summary(samples: Sequence[tuple[str, float, float]]) -> list[str]:
+    """The machine's load while the bench ran, overall and per figure."""
+    if not samples:
+        return ["Load: not sampled (the run was shorter than one sampling interval)."]
+    loads = [s[1] for s in samples]
+    busy = [s[2] for s in samples]
+    lines = [f"Load on this machine while the bench ran ({len(samples)} samples, every 5 s): 1-minute load "
+             f"average median {statistics.median(loads):.2f} (min {min(loads):.2f}, max {max(loads):.2f}); CPUs "
+             f"busy (every process, the bench's own included, /proc/stat) median {statistics.median(busy):.2f} of "
+             f"{os.cpu_count()} (max {max(busy):.2f}). By figure (median load average / CPUs busy): " + ", ".join(
+                 f"{name} {statistics.median([s[1] for s in samples if s[0] == name]):.2f} / "
+                 f"{statistics.median([s[2] for s in samples if s[0] == name]):.2f}"
+                 for name in dict.fromkeys(s[0] for s in samples)) + "."]
+    return lines
+
+
+def results(report: Report) -> dict[str, dict[str, Any]]:
+    """Every repeated figure's values, by row and column, for comparing two runs."""
+    found: dict[str, dict[str, Any]] = {}
+    for row in report.rows:
+        for column, cell in (("greenlight", row.ours), ("baseline", row.baseline)):
+            if isinstance(cell, Spread):
+                found.setdefault(row.figure, {})[column] = cell.to_json()
+            elif isinstance(cell, Multi):
+                for label, part in cell.parts:
+                    found.setdefault(row.figure, {})[f"{column} {label}"] = part.to_json()
+    return found
+
+
+@dataclass(frozen=True)
+class Comparison:
+    figure: str
+    column: str
+    before: float
+    after: float
+
+    @property
+    def change(self) -> float:
+        return relative_change(self.before, self.after)
+
+
+def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]) -> list[Comparison]:
+    """Medians of the figures both runs measured, row by row."""
+    return [Comparison(figure, column, float(before[figure][column]["median"]), float(values["median"]))
+            for figure, columns in after.items() if figure in before
+            for column, values in columns.items() if column in before[figure]]
+
+
+def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20) -> list[str]:
+    if not comparisons:
+        return []
+    off = [c for c in comparisons if c.change > tolerance]
+    lines = [f"## Against the previous run ({previous_when})", "",
+             f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
+             "(change relative to the larger of the two)." + (" Those that do not:" if off else ""), ""]
+    lines += [f"- {c.figure} ({c.column}): {c.before:.4g} then {c.after:.4g}, {c.change:.0%} apart" for c in off]
+    return [*lines, ""]
+
+
 def markdown(report: Report, *, quick: bool, figures: Sequence[str], when: str, elapsed: float,
-             command: str) -> str:
+             command: str, previous: Mapping[str, Any] | None = None, notes: Sequence[str] = ()) -> str:
     """BENCHMARKS.md: when and how it was measured, the table, the misses explained, then the details."""
     note = " Quick mode: smaller runs, figures scaled to 1,000 where they say so; not the run of record." \
         if quick else ""
@@ -163,14 +247,24 @@ def markdown(report: Report, *, quick: bool, figures: Sequence[str], when: str, 
         "",
         f"Machine: {machine()}.",
         "",
+        *load_summary(report.load),
+        "",
+        "Every timed figure was measured several times in this run: the median, then (min-max, runs). Targets "
+        "are judged on the median.",
+        "",
         table(report),
         "",
+        *notes,
     ]
     if report.misses:
         parts += ["## What holds back each missed target", ""] + [f"- {line}" for line in report.misses] + [""]
+    parts += report.details
     parts += ["## How each figure was measured", ""] + [f"- {line}" for line in report.settings] + [""]
+    if previous:
+        parts += comparison_lines(compare(previous.get("results", {}), results(report)), str(previous.get("when")))
     if report.evidence:
         parts += ["## Evidence", "", "```", *report.evidence, "```", ""]
-    parts += [f"Reproduce: `{COMMAND}`, which runs `{RAW_COMMAND}` (about 10 minutes on 2 CPUs). Add `--quick` "
+    parts += [f"Reproduce: `{COMMAND}`, which runs `{RAW_COMMAND}` (its time on this machine, and the load it ran "
+              "under, are at the top). Add `--quick` "
               f"for a fast smaller run, `--only NAME` for one figure ({', '.join(figures)}).", ""]
     return "\n".join(parts)

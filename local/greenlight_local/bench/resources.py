@@ -9,7 +9,7 @@ import resource
 from collections.abc import Mapping
 from pathlib import Path
 
-HOSTS = ("submit", "callback", "poll")  # the local pipeline's function hosts, as `--function NAME`
+HOSTS = ("submit", "callback", "poll", "enforce")  # the local pipeline's function hosts, as `--function NAME`
 
 
 def peak_rss_mb() -> float:
@@ -70,3 +70,44 @@ def cpu_used_since(before: Mapping[int, tuple[str, float]]) -> dict[str, float]:
         used = seconds - before.get(pid, (label, 0.0))[1]
         totals[label] = totals.get(label, 0.0) + used
     return totals
+
+
+def cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine since boot, from /proc/stat (0, 0 where unreadable)."""
+    try:
+        fields = [float(x) for x in Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+class LoadSampler:
+    """The machine's load while the bench runs: the 1-minute load average and the share of all CPUs
+    busy (every process on the machine, the bench's own included), sampled every `interval` seconds
+    in a daemon thread, each sample tagged with the figure running then."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        import threading
+
+        self.interval = interval
+        self.samples: list[tuple[str, float, float]] = []  # (figure, load average, CPUs busy)
+        self.figure = "-"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 1)
+
+    def _run(self) -> None:
+        busy, total = cpu_times()
+        while not self._stop.wait(self.interval):
+            now_busy, now_total = cpu_times()
+            share = (now_busy - busy) / (now_total - total) if now_total > total else 0.0
+            busy, total = now_busy, now_total
+            self.samples.append((self.figure, os.getloadavg()[0], share * (os.cpu_count() or 1)))

@@ -63,14 +63,6 @@ def lambda_batches(stack: LocalStack, messages: Sequence[dict[str, Any]]) -> lis
             for i in range(0, len(messages), BATCH)]
 
 
-def count_states(stack: LocalStack) -> dict[str, int]:
-    from collections import Counter
-
-    from greenlight_local.stack import all_records
-
-    return dict(Counter(r.state.value for r in all_records(stack)))
-
-
 def handler_module(bench: Bench, stack: LocalStack, function: str) -> ModuleType:
     """The function's handler module, imported in this process as Lambda imports it (once per process).
     The layer's logger binds the stream it finds at its first import: the bench's log, not stdout."""
@@ -78,3 +70,17 @@ def handler_module(bench: Bench, stack: LocalStack, function: str) -> ModuleType
 
     with stdout_to(bench.log):
         return functions.handler_module(stack.functions[function])
+
+
+def clone_table(stack: LocalStack, suffix: str) -> str:
+    """A new, empty table with the verdict table's keys and indexes: a repeat of a submit run on the
+    same uploads and queue messages starts from no records."""
+    dynamodb = stack.client("dynamodb")
+    described = dynamodb.describe_table(TableName=stack.table)["Table"]
+    name = f"{stack.table}-{suffix}"
+    indexes = [{"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+               for i in described.get("GlobalSecondaryIndexes", [])]
+    dynamodb.create_table(TableName=name, KeySchema=described["KeySchema"],
+                          AttributeDefinitions=described["AttributeDefinitions"], BillingMode="PAY_PER_REQUEST",
+                          **({"GlobalSecondaryIndexes": indexes} if indexes else {}))
+    return name

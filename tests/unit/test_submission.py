@@ -8,6 +8,7 @@ import pytest
 
 from fakes import InMemoryObjects
 from greenlight.domain.outcomes import Outcome
+from greenlight.domain.record import Claim
 from greenlight.domain.states import State
 from greenlight.green.errors import GreenAuthError, GreenTransientError
 from greenlight.green.wire import ScanTask, TaskResult
@@ -155,3 +156,36 @@ def test_an_accepted_answer_without_a_task_id_is_retried_with_the_attempt_counte
     record = world.store.get(item.obj.data_id)
     assert record is not None and (record.state, record.attempts) == (State.RECEIVED, 1)
     assert isinstance(sent[item.obj.data_id], RetryLater)
+
+
+def test_a_takeover_that_loses_a_race_tries_again_instead_of_giving_up(world: World,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a stranded record with attempts left, whose takeover write loses a race (the lease was
+    # released or taken between the read and the write: the store answers "not claimed")
+    ref = world.objects.put(BUCKET, "raced.png", PNG)
+    claim = world.store.claim(ref, lease_seconds=90, max_attempts=3, by="submit")
+    assert claim.lease_token and world.store.release(ref.data_id, claim.lease_token, retry_at=world.clock(),
+                                                     unsent=False)
+    existing = world.store.get(ref.data_id)
+    monkeypatch.setattr(world.store, "claim", lambda *_, **__: Claim(claimed=False, existing=existing))
+
+    with pytest.raises(RetryLater):
+        world.submission(by="poll").prepare(ref, world.tally)
+
+    record = world.store.get(ref.data_id)
+    assert record is not None and (record.state, record.attempts) == (State.RECEIVED, 1)
+    assert world.tally[Outcome.LEASE_BUSY] == 1 and world.tally[Outcome.ERRORED] == 0
+
+
+def test_a_record_out_of_attempts_and_unleased_is_given_up(world: World) -> None:
+    ref = world.objects.put(BUCKET, "spent.png", PNG)
+    for _ in range(3):
+        claim = world.store.claim(ref, lease_seconds=90, max_attempts=3, by="submit")
+        assert claim.lease_token and world.store.release(ref.data_id, claim.lease_token, retry_at=world.clock(),
+                                                         unsent=False)
+
+    settled = world.submission().prepare(ref, world.tally)
+
+    assert settled == Settled(Outcome.ERRORED, "gave_up_after_3_scans")
+    record = world.store.get(ref.data_id)
+    assert record is not None and (record.state, record.reason) == (State.ERROR, "gave_up_after_3_scans")

@@ -126,6 +126,11 @@ class Submission:
                 # gone, so this one must come back rather than be acknowledged as a duplicate.
                 tally.add(Outcome.LEASE_BUSY)
                 raise RetryLater("another invocation is submitting this object")
+            if existing.attempts < self.settings.max_attempts:
+                # The takeover lost a race (the lease was released or taken meanwhile): not out of
+                # attempts, so try again rather than give up.
+                tally.add(Outcome.LEASE_BUSY)
+                raise RetryLater("the record changed while it was being claimed")
             reason = f"gave_up_after_{existing.attempts}_scans"
             tally.add(settle(self.ports.store, self.ports.policy, obj.data_id, State.ERROR, by=self.by,
                              reason=reason).outcome)

@@ -24,7 +24,7 @@ from greenlight.domain.record import (
     iso,
     object_fields,
 )
-from greenlight.domain.states import ALLOWED_FROM, State
+from greenlight.domain.states import ALLOWED_FROM, State, may_take_late_verdict
 from greenlight.green.wire import TaskResult
 
 _RECORD_FIELDS = frozenset(f.name for f in dataclasses.fields(VerdictRecord))
@@ -211,8 +211,10 @@ class InMemoryVerdictStore:
         with self._lock:
             record = self.records.get(record_id)
             changes.update(_decided(decision, now, record.decision_rev if record else 0))
+            late = state is State.FINAL and result is not None and record is not None and \
+                may_take_late_verdict(record.state, record.reason)
             return self._change(record_id, state, now, by, history_reason=reason,
-                                history_task=result.task_id if result else None,
+                                history_task=result.task_id if result else None, also_from=late,
                                 lease_token=None, lease_until=None, due_at=None, **changes)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -225,10 +227,11 @@ class InMemoryVerdictStore:
                 "url_expires_at": iso(url_expires_at) if url_expires_at else None}
 
     def _change(self, record_id: str, target: State, now: float, by: str, *, history_task: str | None = None,
-                history_reason: str | None = None, **changes: Any) -> bool:
+                history_reason: str | None = None, also_from: bool = False, **changes: Any) -> bool:
+        """`also_from`: the caller checked that the record may leave its (otherwise final) state."""
         with self._lock:
             record = self.records.get(record_id)
-            if record is None or record.state not in ALLOWED_FROM[target]:
+            if record is None or (record.state not in ALLOWED_FROM[target] and not also_from):
                 return False
             history, folded = room_for_one_more(record)
             entry = history_entry(target, now, by, task_id=history_task, reason=history_reason)

@@ -482,6 +482,39 @@ def test_nothing_moves_a_record_out_of_a_terminal_state(subject: Subject) -> Non
     assert store.due(now + 10**6, 10) == []
 
 
+def test_a_genuine_verdict_that_arrives_late_replaces_a_give_up_and_nothing_else(subject: Subject) -> None:
+    # Given records that gave up waiting, and others that ended otherwise
+    store = subject.store
+    records = {}
+    for name, reason in (("gave-up", "gave_up_after_3_scans_green_594"), ("access", "access_denied")):
+        obj = version(f"{name}.png")
+        subject.pending(obj, task_id="img-1")
+        assert store.finish(obj.data_id, State.ERROR, by="poll", reason=reason)
+        records[name] = subject.get(obj.data_id)
+    skipped = version("skipped.png")
+    subject.pending(skipped, task_id="img-1")
+    assert store.finish(skipped.data_id, State.SKIPPED, by="poll", reason="green_589_too_large")
+    now = subject.clock.advance(5)
+
+    # When Green's verdict (of a task the record never recorded) arrives for each
+    late = replace(REVIEW, task_id="img-2")
+    taken = {name: store.finish(r.id, State.FINAL, by="callback", result=late) for name, r in records.items()}
+
+    # Then only the give-up takes it; an ERROR with another reason, a SKIPPED and a FINAL without a
+    # result (not Green's verdict) stay as they were
+    assert taken == {"gave-up": True, "access": False}
+    gave_up = subject.get(records["gave-up"].id)
+    assert (gave_up.state, gave_up.suggestion, gave_up.task_id, gave_up.reason) == (
+        State.FINAL, "review", "img-2", None)
+    assert gave_up.history[-1] == history_entry(State.FINAL, now, "callback", task_id="img-2")
+    assert subject.get(records["access"].id) == records["access"]
+    assert not store.finish(skipped.data_id, State.FINAL, by="callback", result=late)
+    assert not store.finish(version("another.png").data_id, State.FINAL, by="callback", result=late)
+    again = subject.get(gave_up.id)
+    assert not store.finish(gave_up.id, State.FINAL, by="poll", result=late)  # once FINAL, final
+    assert subject.get(gave_up.id) == again
+
+
 # -- what the poller reads --------------------------------------------------------------------------
 
 

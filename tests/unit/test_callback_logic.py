@@ -205,6 +205,22 @@ def test_a_result_for_a_record_already_settled_changes_nothing(world: World, sta
     assert world.tally[Outcome.CALLBACK_NOOP] == 1 and world.tally[Outcome.CALLBACK_APPLIED] == 0
 
 
+def test_a_genuine_verdict_after_the_poller_gave_up_waiting_is_recorded(world: World) -> None:
+    # Given the poller gave up on a version (the task it knew of expired; a rescan's task it never
+    # recorded was still at Green)
+    ref = submitted(world)
+    assert world.store.finish(ref.data_id, State.ERROR, by="poll", reason="gave_up_after_3_scans_green_594")
+    revision = record(world, ref).decision_rev
+
+    reply = call(world, form(result(world, task_of(world, ref))))
+
+    assert (reply.status, reply.body) == (200, {"ok": True, "applied": True})
+    after = record(world, ref)
+    assert (after.state, after.suggestion, after.reason) == (State.FINAL, "block", None)
+    assert after.decision == "block" and after.decision_rev == revision + 1  # enforcement sees a new decision
+    assert world.tally[Outcome.CALLBACK_APPLIED] == 1
+
+
 def test_a_result_without_a_data_id_is_found_by_its_task(world: World) -> None:
     ref = submitted(world)
     task_id = task_of(world, ref)

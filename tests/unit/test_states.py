@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from greenlight.domain.outcomes import Outcome, Tally
-from greenlight.domain.states import ALLOWED_FROM, TERMINAL, State, is_allowed
+from greenlight.domain.states import ALLOWED_FROM, TERMINAL, State, is_allowed, may_take_late_verdict
 from greenlight.domain.verdicts import terminal_state
 from greenlight.green.wire import SceneResult, TaskOutcome, TaskResult, classify_task_code
 
@@ -114,3 +114,12 @@ def test_a_tally_loses_no_count_to_concurrent_workers() -> None:
         worker.join(timeout=10)
 
     assert tally[Outcome.STILL_PROCESSING] == 16000
+
+
+def test_only_a_give_up_may_take_a_late_verdict() -> None:
+    assert may_take_late_verdict(State.ERROR, "gave_up_after_3_scans_green_594")
+    assert may_take_late_verdict(State.ERROR, "gave_up_after_2_scans")
+    assert not may_take_late_verdict(State.ERROR, "access_denied")
+    assert not may_take_late_verdict(State.ERROR, None)
+    assert not may_take_late_verdict(State.SKIPPED, "gave_up_after_3_scans")
+    assert not may_take_late_verdict(State.OVERRIDDEN, "gave_up_after_3_scans")

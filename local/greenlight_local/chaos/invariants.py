@@ -31,13 +31,15 @@ TERMINAL = frozenset({"FINAL", "SKIPPED", "ERROR", "SUPERSEDED"})
 # The harness's statement of the state machine: state -> the states a change may lead to. A record is
 # born RECEIVED (claimed) or SUPERSEDED (an older write seen after a newer one); RECEIVED again is a
 # lease taken over or a stranded record recovered; PENDING again is a rescan. Terminal states lead
-# nowhere: only fields outside the verdict (the moderation decision, enforcement notes) may change.
+# nowhere: only fields outside the verdict (the moderation decision, enforcement notes) may change,
+# with one exception (LATE_VERDICT): an ERROR that gave up waiting takes Green's verdict if it arrives.
 MAY_BECOME: dict[str | None, frozenset[str]] = {
     None: frozenset({"RECEIVED", "SUPERSEDED"}),
     "RECEIVED": frozenset({"RECEIVED", "PENDING"}) | TERMINAL,
     "PENDING": frozenset({"PENDING"}) | TERMINAL,
     **{state: frozenset() for state in TERMINAL},
 }
+LATE_VERDICT = ("ERROR", "gave_up_after_", "FINAL")  # from, its reason's prefix, to
 VERDICT_FIELDS = ("state", "suggestion", "scenes", "reason")
 GREEN_CODE = re.compile(r"^green_(\d{3})_")
 GAVE_UP = ("gave_up_after_", "not_submitted_after_")
@@ -108,6 +110,7 @@ class Verdicts:
     honest_skips: list[str] = field(default_factory=list)
     takeovers: Counter[str] = field(default_factory=Counter)  # who took a RECEIVED record over
     rescans: int = 0
+    late_verdicts: int = 0  # give-ups (ERROR gave_up_after_...) that took Green's verdict afterwards
     stream_changes: int = 0
 
     def fail(self, message: str) -> None:
@@ -286,17 +289,23 @@ def _verdict_of(image: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(image.get(name) for name in VERDICT_FIELDS)
 
 
+def _late_verdict(before: str | None, reason: str, after: str | None) -> bool:
+    return (before, after) == (LATE_VERDICT[0], LATE_VERDICT[2]) and reason.startswith(LATE_VERDICT[1])
+
+
 def check_history(record: VerdictRecord, result: Verdicts) -> None:
     """The record's own audit trail follows MAY_BECOME and ends in the record's state."""
     previous: str | None = None
+    previous_reason = ""
     known = record.history_folded == 0  # folded: the first kept entry's predecessor is unknown
     for entry in record.history:
         target = entry.get("to")
         if target is None:
             continue  # not a state change (an action on the object)
-        if known and target not in MAY_BECOME.get(previous, frozenset()):
+        if known and target not in MAY_BECOME.get(previous, frozenset()) \
+                and not _late_verdict(previous, previous_reason, target):
             result.fail(f"{record.id} {record.key}: history moves {previous} -> {target}")
-        previous, known = target, True
+        previous, previous_reason, known = target, str(entry.get("reason") or ""), True
     if previous != record.state.value:
         result.fail(f"{record.id} {record.key}: history ends in {previous}, the record is {record.state.value}")
 
@@ -313,7 +322,9 @@ def check_stream(changes: list[Change], records: list[VerdictRecord], result: Ve
             continue
         before = old.get("state") if old else None
         after = new.get("state")
-        if before in TERMINAL:
+        if _late_verdict(before, str((old or {}).get("reason") or ""), after):
+            result.late_verdicts += 1
+        elif before in TERMINAL:
             if _verdict_of(old or {}) != _verdict_of(new):
                 result.fail(f"{change.id} {new.get('key')}: changed after it was {before}: "
                             f"{_verdict_of(old or {})} -> {_verdict_of(new)} (stream {change.sequence})")

@@ -37,6 +37,7 @@ class ChaosReport:
     tasks_per_version: dict[int, int] = field(default_factory=dict)
     takeovers: dict[str, int] = field(default_factory=dict)
     rescans: int = 0
+    late_verdicts: int = 0
     stream_changes: int = 0
     callbacks: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, int] = field(default_factory=dict)
@@ -70,6 +71,7 @@ class ChaosReport:
             f"Green tasks per version (tasks: versions): {_json(self.tasks_per_version)} "
             f"(limit {self.max_attempts})",
             f"lease takeovers (stream, by who took over): {_json(self.takeovers)}; rescans {self.rescans}; "
+            f"give-ups that took a late verdict {self.late_verdicts}; "
             f"stream changes checked {self.stream_changes}",
             f"dead-letter queue: {self.dlq} messages, all their versions settled by the poller: "
             f"{self.dlq_versions_recovered}",

@@ -70,7 +70,7 @@ def verify(config: ChaosConfig, observed: Observed, wall_seconds: float) -> Chao
         phases=observed.phases, emulator_faults={k: int(v) for k, v in observed.stats.get("faults", {}).items()},
         callbacks={k: int(v) for k, v in observed.stats.get("callbacks", {}).items()},
         tasks_per_version=dict(sorted(result.tasks_per_version.items())), takeovers=dict(result.takeovers),
-        rescans=result.rescans, stream_changes=result.stream_changes,
+        rescans=result.rescans, late_verdicts=result.late_verdicts, stream_changes=result.stream_changes,
         metrics={name: int(observed.metrics.get(name, 0)) for name in METRICS},
         dlq=len(observed.dlq_bodies), dlq_versions_recovered=recovered,
         errors_explained=result.errors_explained, honest_skips=result.honest_skips,

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from greenlight.domain.record import HISTORY_LIMIT, VerdictRecord, history_entry, iso
-from greenlight.domain.states import ALLOWED_FROM, State
+from greenlight.domain.states import ALLOWED_FROM, GAVE_UP, LATE_VERDICT_FROM, State
 
 REVIEW_QUEUE = "review_queue"  # the review index's partition key: set only while a decision is `review`
 OPEN = "open"
@@ -161,14 +161,21 @@ class Update:
 
 
 def transition(target: State, now: float, by: str, *, task_id: str | None = None, reason: str | None = None,
-                from_states: tuple[State, ...] | None = None) -> Update:
-    """A state change: allowed-from condition, rev, updated_at and one history entry."""
+                from_states: tuple[State, ...] | None = None, late_verdict: bool = False) -> Update:
+    """A state change: allowed-from condition, rev, updated_at and one history entry. `late_verdict`
+    (a genuine Green verdict, target FINAL) also allows a record that gave up waiting for one."""
     update = Update()
     state, history = update.name("state"), update.name("history")
     allowed = [s for s in (from_states or ALLOWED_FROM[target]) if s is not None]
     assert all(s in ALLOWED_FROM[target] for s in allowed), f"{allowed} -> {target} is not in the state table"
+    assert not late_verdict or target is State.FINAL, "only a verdict replaces a give-up"
     update.require(f"attribute_exists({update.name('id')})")
-    update.require(f"{state} IN ({', '.join(update.value(s.value) for s in allowed)})")
+    condition = f"{state} IN ({', '.join(update.value(s.value) for s in allowed)})"
+    if late_verdict:
+        gave_up = (f"({state} = {update.value(LATE_VERDICT_FROM.value)} AND "
+                   f"begins_with({update.name('reason')}, {update.value(GAVE_UP)}))")
+        condition = f"({condition} OR {gave_up})"
+    update.require(condition)
     update.require(f"(attribute_not_exists({history}) OR size({history}) < {update.value(HISTORY_LIMIT)})")
     update.sets.append(f"{state} = {update.value(target.value)}")
     update.set("updated_at", iso(now))

@@ -266,7 +266,10 @@ class DynamoVerdictStore:
         if state not in (State.FINAL, State.SKIPPED, State.ERROR):
             raise ValueError(f"finish() records a verdict; {state} has its own write")
         now = self._clock()
-        update = transition(state, now, by, reason=reason, task_id=result.task_id if result else None)
+        # Green's verdict also replaces a give-up (greenlight.domain.states.LATE_VERDICT_FROM)
+        late_verdict = state is State.FINAL and result is not None
+        update = transition(state, now, by, reason=reason, task_id=result.task_id if result else None,
+                            late_verdict=late_verdict)
         decided(update, now, decision)
         update.set("finished_at", iso(now))
         update.set("source", by)

@@ -8,6 +8,7 @@
 
     FINAL | SKIPPED | ERROR | SUPERSEDED | OVERRIDDEN ──a person's override──▶ OVERRIDDEN
     SKIPPED | ERROR ──a person's rescan (`greenlight rescan`)──▶ RECEIVED (due at once: the poller submits it)
+    ERROR gave_up_after_... ──a genuine Green verdict that arrives late──▶ FINAL
 
 - RECEIVED: claimed by one invocation (a lease) and not yet known to be at Green.
 - PENDING: at Green under task_id; waiting for a callback or the poller.
@@ -20,9 +21,14 @@
 
 FINAL, SKIPPED, ERROR, SUPERSEDED and OVERRIDDEN are terminal: nothing but a person moves a record
 out of them (an override, or a rescan of a version that was not scanned), so a verdict never goes
-back to pending and never changes by itself. The verdict store enforces this table with conditional
-writes; a person's rescan has a table of its own (REOPENABLE), outside ALLOWED_FROM, so that no
-automatic write (a claim, a recovery) can ever take a terminal record back.
+back to pending and never changes by itself. One exception, which only adds a verdict: an ERROR
+that says the system gave up waiting (`gave_up_after_...`) takes Green's genuine verdict if one
+still arrives (the task of a rescan whose answer was lost, a callback later than the poller's last
+look): a verdict Green made is never thrown away for want of patience (LATE_VERDICT_FROM).
+
+The verdict store enforces this table with conditional writes; a person's rescan has a table of its
+own (REOPENABLE), outside ALLOWED_FROM, so that no automatic write (a claim, a recovery) can ever
+take a terminal record back.
 """
 
 from __future__ import annotations
@@ -52,6 +58,17 @@ ALLOWED_FROM: dict[State, frozenset[State | None]] = {
     State.SUPERSEDED: frozenset({None, State.RECEIVED, State.PENDING}),
     State.OVERRIDDEN: frozenset(TERMINAL),  # only a person does this, and only once there is a decision
 }
+
+
+# A genuine Green verdict (FINAL, from a result whose checksum or signature proved it Green's) may
+# replace these give-ups: ERROR records whose reason starts with this prefix.
+GAVE_UP = "gave_up_after_"
+LATE_VERDICT_FROM = State.ERROR
+
+
+def may_take_late_verdict(current: State | None, reason: str | None) -> bool:
+    """Whether a record that gave up waiting may still take Green's verdict."""
+    return current is LATE_VERDICT_FROM and (reason or "").startswith(GAVE_UP)
 
 
 # A person's rescan: the states a record may be reopened from (back to RECEIVED, its attempts,

@@ -222,14 +222,30 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
             for column, values in columns.items() if column in before[figure]]
 
 
+# Why a median may move between runs on one machine, by what the figure is (first match wins).
+UNSTEADY = (
+    ("max", "a maximum is one image's time out of a wave of 50, the least stable statistic there is"),
+    ("requests per 1,000 uploads, steady", "counted over waves of 50 uploads: one request more or less "
+     "in a wave is 20 per 1,000, and whether the poller's window catches a straggler is timing"),
+    ("First invocation", "one cold invocation per round: imports and first connections, which other "
+     "processes on the machine slow by a few hundred milliseconds"),
+)
+
+
+def why_unsteady(comparison: Comparison) -> str:
+    where = f"{comparison.figure} {comparison.column}"
+    return next((why for clue, why in UNSTEADY if clue in where), "no known cause: worth a look")
+
+
 def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20) -> list[str]:
     if not comparisons:
         return []
     off = [c for c in comparisons if c.change > tolerance]
     lines = [f"## Against the previous run ({previous_when})", "",
              f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
-             "(change relative to the larger of the two)." + (" Those that do not:" if off else ""), ""]
-    lines += [f"- {c.figure} ({c.column}): {c.before:.4g} then {c.after:.4g}, {c.change:.0%} apart" for c in off]
+             "(change relative to the larger of the two)." + (" Those that do not, and why:" if off else ""), ""]
+    lines += [f"- {c.figure} ({c.column}): {c.before:.4g} then {c.after:.4g}, {c.change:.0%} apart: {why_unsteady(c)}"
+              for c in off]
     return [*lines, ""]
 
 

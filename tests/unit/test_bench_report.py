@@ -1,0 +1,29 @@
+"""The bench report's comparison with the previous run: which medians moved, and why."""
+
+from __future__ import annotations
+
+from greenlight_local.bench.report import Comparison, compare, comparison_lines
+
+
+def test_medians_that_moved_more_than_the_tolerance_are_listed_with_a_reason() -> None:
+    before = {"Time to verdict (s)": {"greenlight max": {"median": 10.0}, "greenlight p50": {"median": 5.0}},
+              "Signing (µs)": {"greenlight": {"median": 20.0}}}
+    after = {"Time to verdict (s)": {"greenlight max": {"median": 14.0}, "greenlight p50": {"median": 5.5}},
+             "Signing (µs)": {"greenlight": {"median": 30.0}}, "New figure": {"greenlight": {"median": 1.0}}}
+
+    comparisons = compare(before, after)
+    lines = comparison_lines(comparisons, "yesterday")
+
+    assert {(c.figure, c.column) for c in comparisons} == {
+        ("Time to verdict (s)", "greenlight max"), ("Time to verdict (s)", "greenlight p50"),
+        ("Signing (µs)", "greenlight")}
+    assert "1 of 3 medians agree within 20%" in lines[2]
+    moved = [line for line in lines if line.startswith("- ")]
+    assert len(moved) == 2
+    assert "10 then 14, 29% apart: a maximum is one image's time" in moved[0]
+    assert moved[1].endswith("no known cause: worth a look")
+
+
+def test_no_previous_figures_means_no_section() -> None:
+    assert comparison_lines([], "never") == []
+    assert Comparison("f", "c", 10.0, 10.0).change == 0

@@ -12,22 +12,10 @@ import pytest
 import requests
 
 from green_emulator import RunningEmulator, make_image
-from greenlight.green.signer import Credentials, http_date, sign_request
+from integration.green_requests import post
 
 pytestmark = pytest.mark.integration
-PATHS = {"scan": "/green/image/scan", "asyncscan": "/green/image/asyncscan", "results": "/green/image/results"}
 LATE_BLOCK = [{"scene": "porn", "label": "porn", "suggestion": "block", "rate": 96.0, "frame": 4}]
-
-
-def post(emulator: RunningEmulator, operation: str, payload: Any, session: Any = requests) -> requests.Response:
-    body = json.dumps(payload).encode("utf-8")
-    signed = sign_request(
-        credentials=Credentials(emulator.config.access_key_id, emulator.config.access_key_secret),
-        method="POST", path=PATHS[operation], body=body, date=http_date(time.time()),
-        query={"RegionId": "cn-shanghai"}, headers={"x-acs-version": "2018-05-09"})
-    response: requests.Response = session.post(emulator.url + signed.target, data=body, headers=signed.headers,
-                                               timeout=10)
-    return response
 
 
 def scan(emulator: RunningEmulator, task: dict[str, Any], scenes: list[str] | None = None,
@@ -111,7 +99,7 @@ def test_network_model_charges_round_trips_and_more_for_new_connections(emulator
 
     def timed(session: Any) -> float:
         started = time.monotonic()
-        assert post(emulator, "results", ["img1"], session).status_code == 200
+        assert post(emulator, "results", ["img1"], session=session).status_code == 200
         return time.monotonic() - started
 
     with requests.Session() as pooled:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,23 +12,10 @@ import requests
 
 from green_emulator import RunningEmulator, make_image
 from greenlight.green.errors import GreenTransientError
-from greenlight.green.signer import Credentials, http_date, sign_request
 from greenlight.green.wire import ScanTask
+from integration.green_requests import post
 
 pytestmark = pytest.mark.integration
-PATHS = {"scan": "/green/image/scan", "asyncscan": "/green/image/asyncscan", "results": "/green/image/results",
-         "feedback": "/green/image/feedback"}
-
-
-def post(emulator: RunningEmulator, operation: str, payload: Any, session: Any = requests) -> requests.Response:
-    body = json.dumps(payload).encode("utf-8")
-    signed = sign_request(
-        credentials=Credentials(emulator.config.access_key_id, emulator.config.access_key_secret),
-        method="POST", path=PATHS[operation], body=body, date=http_date(time.time()),
-        query={"RegionId": "cn-shanghai"}, headers={"x-acs-version": "2018-05-09"})
-    response: requests.Response = session.post(emulator.url + signed.target, data=body, headers=signed.headers,
-                                               timeout=5)
-    return response
 
 
 def callback_items(receiver: Any) -> list[dict[str, Any]]:

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
 import requests
 
 from green_emulator import RunningEmulator, make_image
-from greenlight.green.signer import Credentials, http_date, sign_request
+from integration.green_requests import post
 
 pytestmark = pytest.mark.integration
-PATHS = {"scan": "/green/image/scan", "asyncscan": "/green/image/asyncscan", "results": "/green/image/results",
-         "feedback": "/green/image/feedback"}
-ACTIONS = {"scan": "ImageSyncScan", "asyncscan": "ImageAsyncScan", "results": "ImageAsyncScanResults",
-           "feedback": "ImageScanFeedback"}
-
-
-def post(emulator: RunningEmulator, operation: str, payload: Any, *, raw: bytes | None = None,
-         content_type: str = "application/json") -> requests.Response:
-    body = raw if raw is not None else json.dumps(payload).encode("utf-8")
-    signed = sign_request(
-        credentials=Credentials(emulator.config.access_key_id, emulator.config.access_key_secret),
-        method="POST", path=PATHS[operation], body=body, date=http_date(time.time()),
-        query={"RegionId": "cn-shanghai"}, content_type=content_type,
-        headers={"x-acs-version": "2018-05-09", "x-acs-action": ACTIONS[operation], "x-acs-region-id": "cn-shanghai"},
-    )
-    return requests.post(emulator.url + signed.target, data=body, headers=signed.headers, timeout=5)
 
 
 def scan_body(url: str = "http://127.0.0.1:9/a.png", **extra: Any) -> dict[str, Any]:

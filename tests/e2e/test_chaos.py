@@ -6,6 +6,7 @@ fail proves nothing (they need no server; they live here beside the run they gua
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,21 @@ def test_a_history_that_moves_backwards_is_a_violation() -> None:
     inv.check_history(_record("FINAL", suggestion="block", history=history), result)
 
     assert result.violations == ["v-1 k.png: history moves PENDING -> RECEIVED"]
+
+
+def test_dead_letters_of_warm_up_uploads_are_set_aside_but_must_have_settled() -> None:
+    from greenlight_local.chaos.run import _warm_up_aside
+    from greenlight_local.chaos.verify import Observed
+
+    def body(key: str) -> str:
+        return json.dumps({"detail": {"bucket": {"name": "bucket"}, "object": {"key": key, "version-id": "v1"}}})
+
+    settled = VerdictRecord(id="v-w0", bucket="bucket", key="warmup/0.png", state=State.FINAL, version_id="v1")
+    stuck = VerdictRecord(id="v-w1", bucket="bucket", key="warmup/1.png", state=State.PENDING, version_id="v1")
+    observed = Observed([])
+
+    kept = _warm_up_aside([body("warmup/0.png"), body("warmup/1.png"), body("chaos/steady/00001-a.png")],
+                          [settled, stuck], observed)
+
+    assert kept == [body("chaos/steady/00001-a.png")]
+    assert observed.problems == ["dead-lettered warm-up upload warmup/1.png never settled"]

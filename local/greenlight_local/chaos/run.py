@@ -19,7 +19,8 @@ import json
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from green_emulator import make_image
 from greenlight_local import fault_hooks
@@ -31,6 +32,9 @@ from greenlight_local.chaos.stream import StreamFollower
 from greenlight_local.chaos.verify import Observed, verify
 from greenlight_local.chaos.world import Buckets, Tap, Uploader, match_sequencers, wire_buckets
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
+
+if TYPE_CHECKING:
+    from greenlight.domain.record import VerdictRecord
 
 WARM_UP = "warmup/"
 
@@ -109,7 +113,8 @@ class Run:
                 tap.stop()
             fault_hooks.disarm(self.hooks_dir)
             observed.problems.extend(uploader.errors)
-            observed.records = [r for r in pipeline.records() if not r.key.startswith(WARM_UP)]  # the one scan
+            records = pipeline.records()
+            observed.records = [r for r in records if not r.key.startswith(WARM_UP)]
             self.follower.poll()
             ids = {r.id for r in observed.records}
             observed.changes = [c for c in self.follower.changes if c.id in ids or c.event == "REMOVE"]
@@ -117,7 +122,7 @@ class Run:
             observed.stats = emulator.stats()
             observed.metrics = pipeline.metric_totals()
             observed.depths = pipeline.queue_depths()
-            observed.dlq_bodies = _drain(stack.client("sqs"), stack.dlq_url)
+            observed.dlq_bodies = _warm_up_aside(_drain(stack.client("sqs"), stack.dlq_url), records, observed)
             observed.throttle_log_lines = sum(1 for _, line in pipeline.logs()
                                               if "ProvisionedThroughputExceededException" in line)
             observed.duplicated_events = tap.duplicated
@@ -285,6 +290,20 @@ def _poll(check: Callable[[], bool], timeout: float, interval: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def _warm_up_aside(bodies: list[str], records: list[VerdictRecord], observed: Observed) -> list[str]:
+    """The run's dead letters. A duplicated event of a warm-up upload may be dead-lettered by the
+    outages too: not the run's, but its version must still have settled."""
+    settled = {r.key for r in records if r.key.startswith(WARM_UP) and r.state.value in invariants.TERMINAL}
+    run_bodies = []
+    for body in bodies:
+        key = unquote_plus(str(json.loads(body).get("detail", {}).get("object", {}).get("key", "")))
+        if not key.startswith(WARM_UP):
+            run_bodies.append(body)
+        elif key not in settled:
+            observed.problems.append(f"dead-lettered warm-up upload {key} never settled")
+    return run_bodies
 
 
 def _drain(sqs: Any, url: str) -> list[str]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from greenlight_local.processes import ROOT, wait_until
@@ -37,3 +39,28 @@ def receive_sqs_event(stack: LocalStack, expected: int, timeout: float = 10.0) -
 def upload(stack: LocalStack, key: str, body: bytes, content_type: str = "image/png") -> dict[str, Any]:
     return dict(stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=content_type))
 
+
+
+@dataclass
+class VerdictTables:
+    """The template's verdict table definition (keys and indexes), for an empty copy per test: a
+    test's isolation for the price of one CreateTable."""
+
+    dynamodb: Any
+    definition: dict[str, Any]
+    prefix: str
+
+    @classmethod
+    def of(cls, stack: LocalStack) -> VerdictTables:
+        dynamodb = stack.client("dynamodb")
+        table = dynamodb.describe_table(TableName=stack.table)["Table"]
+        indexes = [{"IndexName": index["IndexName"], "KeySchema": index["KeySchema"], "Projection": index["Projection"]}
+                   for index in table["GlobalSecondaryIndexes"]]
+        definition = {"KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
+                      "GlobalSecondaryIndexes": indexes}
+        return cls(dynamodb, definition, stack.table)
+
+    def fresh(self) -> str:
+        name = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
+        self.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **self.definition)
+        return name

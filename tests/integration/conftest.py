@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 
 import pytest
-from aws_helpers import FIXTURE
+from aws_helpers import FIXTURE, VerdictTables
 
 from green_emulator import RunningEmulator
 from greenlight.aws.clients import aws_client
@@ -37,6 +37,12 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_url
+
+
+@pytest.fixture(scope="module")
+def verdict_tables(moto_url: str) -> VerdictTables:
+    """The stack's verdict table definition; `fresh()` makes an empty copy (the contract suites')."""
+    return VerdictTables.of(create_stack(moto_url))
 
 
 @pytest.fixture

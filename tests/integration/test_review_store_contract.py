@@ -7,7 +7,6 @@ Every test runs against both; records are compared whole (`after == replace(befo
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,7 +23,7 @@ from greenlight.domain.record import HISTORY_LIMIT, VerdictRecord, history_entry
 from greenlight.domain.states import State
 from greenlight.green.wire import SceneResult, TaskResult
 from greenlight.ports import ReviewStore, VerdictStore
-from greenlight_local.stack import create_stack
+from integration.aws_helpers import VerdictTables
 
 BUCKET = "uploads"
 KEY = "dir/ünï côde.png"
@@ -74,33 +73,6 @@ class Subject:
                                      reason=reason, request_id=request_id)
 
 
-@dataclass
-class Tables:
-    """The template's verdict table definition (keys and indexes), for an empty copy per test."""
-
-    dynamodb: Any
-    definition: dict[str, Any]
-    prefix: str
-
-    def fresh(self) -> str:
-        name = f"{self.prefix}-{uuid.uuid4().hex[:8]}"
-        self.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **self.definition)
-        return name
-
-
-@pytest.fixture(scope="module")
-def tables(moto_url: str) -> Tables:
-    stack = create_stack(moto_url)
-    dynamodb = stack.client("dynamodb")
-    table = dynamodb.describe_table(TableName=stack.table)["Table"]
-    definition = {
-        "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
-        "GlobalSecondaryIndexes": [{"IndexName": index["IndexName"], "KeySchema": index["KeySchema"],
-                                    "Projection": index["Projection"]} for index in table["GlobalSecondaryIndexes"]],
-    }
-    return Tables(dynamodb, definition, stack.table)
-
-
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.integration)])
 def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
     clock = FakeClock()
@@ -108,7 +80,7 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         store = InMemoryVerdictStore(clock)
         yield Subject(store, InMemoryReviews(store, clock), clock)
         return
-    tables: Tables = request.getfixturevalue("tables")
+    tables: VerdictTables = request.getfixturevalue("verdict_tables")
     table = tables.fresh()
     yield Subject(DynamoVerdictStore(tables.dynamodb, table, clock=clock),
                   DynamoReviews(tables.dynamodb, table, clock=clock), clock)

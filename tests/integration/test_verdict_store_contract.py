@@ -8,7 +8,6 @@ implementation writes and the other does not fails the test.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +21,7 @@ from greenlight.domain.record import HISTORY_LIMIT, Claim, HeadUpdate, VerdictRe
 from greenlight.domain.states import TERMINAL, State
 from greenlight.green.wire import SceneResult, TaskResult
 from greenlight.ports import VerdictStore
-from greenlight_local.stack import LocalStack, create_stack
+from integration.aws_helpers import VerdictTables
 
 LEASE = 90.0
 MAX_ATTEMPTS = 3
@@ -53,42 +52,13 @@ class Subject:
         return self.get(obj.data_id)
 
 
-@dataclass
-class Tables:
-    """The template's stack, made once for this module (as the `stack` fixture makes it per test),
-    and a copy of its verdict table's definition (keys and indexes) for each test's own table."""
-
-    stack: LocalStack
-    dynamodb: Any
-    definition: dict[str, Any]
-
-    def fresh(self) -> str:
-        """An empty table like the stack's: a test's isolation for the price of one CreateTable."""
-        name = f"{self.stack.table}-{uuid.uuid4().hex[:8]}"
-        self.dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", **self.definition)
-        return name
-
-
-@pytest.fixture(scope="module")
-def tables(moto_url: str) -> Tables:
-    stack = create_stack(moto_url)
-    dynamodb = stack.client("dynamodb")
-    table = dynamodb.describe_table(TableName=stack.table)["Table"]
-    definition = {
-        "KeySchema": table["KeySchema"], "AttributeDefinitions": table["AttributeDefinitions"],
-        "GlobalSecondaryIndexes": [{"IndexName": index["IndexName"], "KeySchema": index["KeySchema"],
-                                    "Projection": index["Projection"]} for index in table["GlobalSecondaryIndexes"]],
-    }
-    return Tables(stack, dynamodb, definition)
-
-
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.integration)])
 def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
     clock = FakeClock()
     if request.param == "memory":
         yield Subject(InMemoryVerdictStore(clock), clock)
         return
-    tables: Tables = request.getfixturevalue("tables")
+    tables: VerdictTables = request.getfixturevalue("verdict_tables")
     table = tables.fresh()
     yield Subject(DynamoVerdictStore(tables.dynamodb, table, clock=clock), clock)
     tables.dynamodb.delete_table(TableName=table)

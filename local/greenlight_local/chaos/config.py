@@ -126,6 +126,6 @@ class ChaosConfig:
             timeout=6.0, time_reserve=1.5, lease=7.0, visibility=10.0, max_receive_count=2, resubmit_after=20.0,
             check_interval=1.5, poll_interval=1.5, upload_rate=20.0, steady_drain=8.0, quota_outage=4.0,
             auth_outage=4.0, retention=3.0,
-            poller_outage_wait=5.0,
+            poller_outage_wait=20.0,  # its versions must reach Green before the retention runs out: the rescans
             outage_upload_window=2.0, dynamodb_throttle_rate=0.01, dynamodb_retry_rate=0.03,
             callback_unavailable_rate=0.1, crash_rates=rates, crash_tokens=dict(SMALL_TOKENS), emulator_faults=faults)

@@ -137,7 +137,8 @@ def test_callbacks_carry_a_checksum_for_the_uid_and_seed(emulator: RunningEmulat
         assert form["content"] == json.dumps(content, separators=(",", ":"), ensure_ascii=False)
         assert content == polled[content["taskId"]]
     assert sorted(json.loads(f["content"])["dataId"] for f in forms) == ["c1", "c2"]
-    stats = emulator.stats()["callbacks"]
+    # the emulator counts a delivery once the receiver's answer is back, a moment after it was received
+    stats = wait_until(lambda: (s := emulator.stats()["callbacks"])["delivered"] == 2 and s)
     assert (stats["sent"], stats["delivered"], stats["failed"]) == (2, 2, 0)
 
 

@@ -191,8 +191,11 @@ class Run:
         time.sleep(config.retention + 1)  # every task the phase submitted is now past Green's retention
         emulator.set_faults(retention=3600, callback_drop_rate=config.emulator_faults.get("callback_drop_rate", 0))
         pipeline.resume_host("poll")
+        # The poller now finds those tasks expired and rescans them: let it, before Green's own outage
+        # (which would make every rescan fail and spend the versions' attempts instead).
+        rescanned = self._wait_for_items(pipeline, phase_items, config.poller_outage_wait, final=True)
         self.note("poller_outage", started, len(phase_items), f"poller stopped, callbacks dropped, Green's retention "
-                  f"{config.retention:g} s; {submitted}")
+                  f"{config.retention:g} s; {submitted}; after it, {rescanned}")
 
         for name, mode, seconds in (("green_outage", "5xx", config.green_outage),
                                     ("quota_outage", "588", config.quota_outage),

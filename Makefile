@@ -23,7 +23,8 @@ CHECKOV := .venv-checkov/bin/checkov
 PYPATH := layers/greenlight:local
 SRC := layers/greenlight/greenlight functions cli local
 
-.PHONY: help demo review-demo chromium test lint unit integration e2e emulator chaos bench build deploy lock clean
+.PHONY: help demo review-demo chromium setup test test-chaos-lane test-other-lane lint unit integration e2e emulator chaos \
+	bench build deploy lock clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -51,7 +52,23 @@ help:
 demo: .venv/.done ## run the pipeline locally on sample images (IMAGES=dir for your own; SYNC=1; MODE=shadow)
 	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.demo $(if $(IMAGES),--images "$(IMAGES)") $(if $(SYNC),--sync) $(if $(MODE),--mode $(MODE))
 
-test: lint unit integration e2e ## lint everything and run every test tier
+setup: .venv/.done .venv-tools/.done .venv-checkov/.done chromium
+
+# make test: the same tiers in two lanes, one per core. The small chaos run waits out the outages it
+# injects (its 2.5 minutes are mostly wall-clock time, under a core of work), so lint, the unit and
+# integration tiers and the other end-to-end tests run beside it. Each lane's output prints whole
+# when the lane ends; either lane failing fails the target.
+E2E_CHAOS := tests/e2e/test_chaos.py
+test: ## set everything up, lint, and run every test tier (the chaos run in a lane of its own)
+	$(MAKE) --no-print-directory -j4 setup
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-chaos-lane test-other-lane
+
+test-chaos-lane:
+	$(PYTEST) $(E2E_CHAOS)
+
+test-other-lane:
+	$(MAKE) --no-print-directory -j1 lint unit integration
+	$(PYTEST) tests/e2e --ignore=$(E2E_CHAOS)
 
 lint: .venv/.done .venv-tools/.done .venv-checkov/.done ## ruff, mypy, cfn-lint, sam validate --lint, checkov
 	.venv/bin/ruff check .

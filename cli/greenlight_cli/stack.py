@@ -60,7 +60,14 @@ class StackContext:
         return boto3.session.Session(profile_name=self.profile, region_name=self.region)
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url)
+        """One client per service for the command (a command's parts share them)."""
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url)
+        return self._clients[service]
+
+    @cached_property
+    def _clients(self) -> dict[str, Any]:
+        return {}
 
     @cached_property
     def store(self) -> DynamoVerdictStore:

@@ -143,9 +143,7 @@ class LocalPipeline:
         if self._monitor is not None:
             self._monitor.join(timeout=5)
         with self._hosts_lock:
-            for processes in self.hosts.values():
-                for process in processes:
-                    terminate(process)
+            terminate(*(process for processes in self.hosts.values() for process in processes))
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None

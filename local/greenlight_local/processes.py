@@ -31,11 +31,17 @@ def wait_until(check: Callable[[], Any], *, timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
-def terminate(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
+def terminate(*processes: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM every process at once, then wait for all of them: a host finishes the invocation in
+    progress and its long poll (seconds), so stopping hosts one after another adds those seconds up.
+    Whatever is still running after `grace` seconds is killed."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         process.terminate()
+    deadline = time.monotonic() + grace
+    for process in running:
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)

@@ -12,9 +12,11 @@ the HTTP API (served by greenlight_local.hosts), the schedule (a timer there).
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import string
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,25 @@ from greenlight_local.processes import ROOT
 TEMPLATE = ROOT / "template.yaml"
 GREEN_KEY_FIELDS = frozenset({"access_key_id", "access_key_secret", "security_token", "url_signing_access_key_id",
                               "url_signing_secret_access_key"})
+
+
+_CLIENT_LOCK = threading.Lock()
+
+
+@functools.cache
+def _moto_session() -> boto3.session.Session:
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@functools.cache
+def moto_client(service: str, endpoint: str, region: str) -> Any:
+    """One client per service, server and region for the process (clients are thread-safe once built).
+
+    Building one costs tens of milliseconds (a new session also parses the service's JSON model again),
+    and the test tiers build local stacks by the hundred.
+    """
+    with _CLIENT_LOCK:  # building clients from one session is not thread-safe
+        return _moto_session().client(service, endpoint_url=endpoint, region_name=region)  # type: ignore[call-overload]
 
 
 @dataclass
@@ -61,8 +82,7 @@ class LocalStack:
     resolver: Resolver
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,  # type: ignore[call-overload]
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        return moto_client(service, self.endpoint, self.region)
 
     def secret(self) -> dict[str, str]:
         """Both secrets' current fields, merged (their field names do not overlap)."""
@@ -126,10 +146,9 @@ def create_stack(endpoint: str, *, parameters: Mapping[str, str] | None = None, 
     template = load_template(template_path)
     suffix = secrets.token_hex(3)
     resolver = Resolver(template, parameters, region=region, stack_name=f"{prefix}-{suffix}")
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
 
     def client(service: str) -> Any:
-        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+        return moto_client(service, endpoint, region)
 
     account = resolver.values["AWS::AccountId"]
 

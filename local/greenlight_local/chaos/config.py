@@ -125,7 +125,10 @@ class ChaosConfig:
         return replace(
             cls(), uploads=uploads, seed=seed, workdir=workdir or cls().workdir, settle_timeout=150,
             timeout=6.0, time_reserve=1.5, lease=7.0, visibility=10.0, max_receive_count=3, resubmit_after=20.0,
-            check_interval=1.5, poll_interval=1.5, upload_rate=20.0, steady_drain=8.0, quota_outage=4.0,
+            check_interval=1.5, poll_interval=1.5, upload_rate=20.0,
+            # long enough for the steady phase's lost answers to be rescanned (resubmit_after) before the
+            # poller outage: otherwise its retention expires them too, and seeds end mostly ERROR
+            steady_drain=30.0, quota_outage=4.0,
             auth_outage=4.0, retention=3.0,
             poller_outage_wait=20.0,  # its versions must reach Green before the retention runs out: the rescans
             outage_upload_window=2.0, dynamodb_throttle_rate=0.01, dynamodb_retry_rate=0.03,

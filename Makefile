@@ -102,8 +102,8 @@ emulator: .venv/.done ## the Green emulator in the foreground (GREEN_EMULATOR_PO
 chaos: .venv/.done ## the chaos run at full size (1,000 uploads; SEED=n to vary)
 	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.chaos --uploads 1000 $(if $(SEED),--seed $(SEED))
 
-bench: .venv/.done ## benchmarks against the local stack; writes BENCHMARKS.md
-	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.bench --write BENCHMARKS.md
+bench: .venv/.done ## benchmarks against the local stack; writes BENCHMARKS.md (CHANGES="what changed since the last run")
+	PYTHONPATH=$(PYPATH) $(APP) -m greenlight_local.bench --write BENCHMARKS.md $(if $(CHANGES),--changes "$(CHANGES)")
 
 build: .venv-tools/.done ## sam build (needs a Python 3.13 interpreter with pip; no Docker)
 	@py313=$$(.ci/find-python 3.13) || { echo "make build: no Python 3.13 found (python3.13 on PATH, pyenv, /usr/bin)"; exit 1; }; \

@@ -27,3 +27,12 @@ def test_medians_that_moved_more_than_the_tolerance_are_listed_with_a_reason() -
 def test_no_previous_figures_means_no_section() -> None:
     assert comparison_lines([], "never") == []
     assert Comparison("f", "c", 10.0, 10.0).change == 0
+
+
+def test_what_changed_in_the_code_is_said_with_the_comparison() -> None:
+    moved = [Comparison("First invocation, submit, 1 message (ms)", "greenlight", 940.0, 600.0)]
+
+    lines = comparison_lines(moved, "yesterday", changes="clients share botocore's parsed data")
+
+    assert "Changed in the code since: clients share botocore's parsed data" in lines
+    assert not any("Changed in the code" in line for line in comparison_lines(moved, "yesterday"))

@@ -94,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"smaller runs ({QUICK.uploads} uploads, {QUICK.processes} processes)")
     parser.add_argument("--only", action="append", metavar="NAME", help=f"one or more of {', '.join(NAMES)}")
     parser.add_argument("--write", type=Path, metavar="FILE", help="also write the report (markdown) to FILE")
+    parser.add_argument("--changes", metavar="TEXT", default="",
+                        help="what changed in the code since the previous run (printed with the comparison)")
     options = parser.parse_args(args)
     only = parse_only(options.only)
     # SIGTERM unwinds like Ctrl-C, so every context manager stops the processes it started.
@@ -111,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         (config.workdir / RESULTS).write_text(json.dumps({"when": when, "elapsed": elapsed,
                                                           "results": results(report)}, indent=1), encoding="utf-8")
     text = markdown(report, quick=config.quick, figures=NAMES, when=when, elapsed=elapsed, command=command,
-                    previous=previous)
+                    previous=previous, changes=options.changes)
     print()
     print(text)
     if options.write:

@@ -237,11 +237,15 @@ def why_unsteady(comparison: Comparison) -> str:
     return next((why for clue, why in UNSTEADY if clue in where), "no known cause: worth a look")
 
 
-def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20) -> list[str]:
+def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20,
+                     changes: str = "") -> list[str]:
+    """Medians against the previous run's; `changes` says what changed in the code between the two (a
+    median that moved for that reason is not the machine's noise)."""
     if not comparisons:
         return []
     off = [c for c in comparisons if c.change > tolerance]
     lines = [f"## Against the previous run ({previous_when})", "",
+             *([f"Changed in the code since: {changes}", ""] if changes else []),
              f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
              "(change relative to the larger of the two)." + (" Those that do not, and why:" if off else ""), ""]
     lines += [f"- {c.figure} ({c.column}): {c.before:.4g} then {c.after:.4g}, {c.change:.0%} apart: {why_unsteady(c)}"
@@ -250,7 +254,8 @@ def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tole
 
 
 def markdown(report: Report, *, quick: bool, figures: Sequence[str], when: str, elapsed: float,
-             command: str, previous: Mapping[str, Any] | None = None, notes: Sequence[str] = ()) -> str:
+             command: str, previous: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
+             changes: str = "") -> str:
     """BENCHMARKS.md: when and how it was measured, the table, the misses explained, then the details."""
     note = " Quick mode: smaller runs, figures scaled to 1,000 where they say so; not the run of record." \
         if quick else ""
@@ -277,7 +282,8 @@ def markdown(report: Report, *, quick: bool, figures: Sequence[str], when: str, 
     parts += report.details
     parts += ["## How each figure was measured", ""] + [f"- {line}" for line in report.settings] + [""]
     if previous:
-        parts += comparison_lines(compare(previous.get("results", {}), results(report)), str(previous.get("when")))
+        parts += comparison_lines(compare(previous.get("results", {}), results(report)), str(previous.get("when")),
+                                  changes=changes)
     if report.evidence:
         parts += ["## Evidence", "", "```", *report.evidence, "```", ""]
     parts += [f"Reproduce: `{COMMAND}`, which runs `{RAW_COMMAND}` (its time on this machine, and the load it ran "

@@ -36,3 +36,16 @@ def test_what_changed_in_the_code_is_said_with_the_comparison() -> None:
 
     assert "Changed in the code since: clients share botocore's parsed data" in lines
     assert not any("Changed in the code" in line for line in comparison_lines(moved, "yesterday"))
+
+
+def test_a_p95_is_not_explained_as_a_maximum_and_one_measurement_shown_in_several_rows_is_listed_once() -> None:
+    moved = [Comparison("Time to enforcement p50 / p95 / max, async (s)", "baseline p95", 15.89, 12.02),
+             Comparison("Time to enforcement p50 / p95 / max, sync (s)", "greenlight p95", 15.89, 12.02),
+             Comparison("Time to enforcement p50 / p95 / max, sync (s)", "greenlight p50", 9.0, 5.0)]
+
+    listed = [line for line in comparison_lines(moved, "yesterday") if line.startswith("- ")]
+
+    assert len(listed) == 2
+    assert "(the same measurement as Time to enforcement p50 / p95 / max, sync (s) (greenlight p95))" in listed[0]
+    assert listed[0].endswith("third- and fourth-slowest images: nearly as unstable as the maximum")
+    assert listed[1].endswith("no known cause: worth a look")  # a p50 under a figure named "... max" is no maximum

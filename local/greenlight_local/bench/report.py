@@ -222,9 +222,14 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
             for column, values in columns.items() if column in before[figure]]
 
 
-# Why a median may move between runs on one machine, by what the figure is (first match wins).
+# Why a median may move between runs on one machine: by the column's statistic (a wave's maximum or
+# p95), then by what the figure is (first match wins).
+UNSTEADY_STATISTIC = (
+    (" max", "a maximum is one image's time out of a wave of 50, the least stable statistic there is"),
+    (" p95", "the p95 of a wave of 50 lies between its third- and fourth-slowest images: nearly as "
+     "unstable as the maximum"),
+)
 UNSTEADY = (
-    ("max", "a maximum is one image's time out of a wave of 50, the least stable statistic there is"),
     ("requests per 1,000 uploads, steady", "counted over waves of 50 uploads: one request more or less "
      "in a wave is 20 per 1,000, and whether the poller's window catches a straggler is timing"),
     ("First invocation", "one cold invocation per round: imports and first connections, which other "
@@ -233,14 +238,16 @@ UNSTEADY = (
 
 
 def why_unsteady(comparison: Comparison) -> str:
-    where = f"{comparison.figure} {comparison.column}"
-    return next((why for clue, why in UNSTEADY if clue in where), "no known cause: worth a look")
+    by_statistic = (why for ending, why in UNSTEADY_STATISTIC if comparison.column.endswith(ending))
+    by_figure = (why for clue, why in UNSTEADY if clue in comparison.figure)
+    return next(by_statistic, next(by_figure, "no known cause: worth a look"))
 
 
 def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20,
                      changes: str = "") -> list[str]:
     """Medians against the previous run's; `changes` says what changed in the code between the two (a
-    median that moved for that reason is not the machine's noise)."""
+    median that moved for that reason is not the machine's noise). A measurement several rows show (the
+    sync run is every time-to-enforcement row's baseline) is listed once, naming the other rows."""
     if not comparisons:
         return []
     off = [c for c in comparisons if c.change > tolerance]
@@ -248,8 +255,13 @@ def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tole
              *([f"Changed in the code since: {changes}", ""] if changes else []),
              f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
              "(change relative to the larger of the two)." + (" Those that do not, and why:" if off else ""), ""]
-    lines += [f"- {c.figure} ({c.column}): {c.before:.4g} then {c.after:.4g}, {c.change:.0%} apart: {why_unsteady(c)}"
-              for c in off]
+    series: dict[tuple[float, float], list[Comparison]] = {}
+    for c in off:
+        series.setdefault((c.before, c.after), []).append(c)
+    for first, *same in series.values():
+        also = f" (the same measurement as {'; '.join(f'{c.figure} ({c.column})' for c in same)})" if same else ""
+        lines.append(f"- {first.figure} ({first.column}): {first.before:.4g} then {first.after:.4g}, "
+                     f"{first.change:.0%} apart{also}: {why_unsteady(first)}")
     return [*lines, ""]
 
 

@@ -49,3 +49,20 @@ def test_a_p95_is_not_explained_as_a_maximum_and_one_measurement_shown_in_severa
     assert "(the same measurement as Time to enforcement p50 / p95 / max, sync (s) (greenlight p95))" in listed[0]
     assert listed[0].endswith("third- and fourth-slowest images: nearly as unstable as the maximum")
     assert listed[1].endswith("no known cause: worth a look")  # a p50 under a figure named "... max" is no maximum
+
+
+def test_when_a_bare_interpreter_start_moved_the_timed_figures_are_put_down_to_the_machine() -> None:
+    machine = Comparison("Interpreter start, python -c pass (process wall, ms)", "greenlight", 64.9, 32.1)
+    cold = Comparison("Cold import submit_handler (ms)", "greenlight", 198.7, 131.9)
+    rss = Comparison("Peak RSS, enforce, batch of 100 decisions (MB)", "greenlight", 100.0, 70.9)
+
+    lines = comparison_lines([machine, cold, rss], "yesterday")
+    steady_machine = comparison_lines([Comparison(machine.figure, "greenlight", 64.9, 60.0), cold], "yesterday")
+
+    assert any(line.startswith("The machine's own speed moved: a bare interpreter start took 64.9 then 32.1 ms")
+               for line in lines)
+    listed = {line.split(" (greenlight)")[0][2:]: line for line in lines if line.startswith("- ")}
+    assert listed[cold.figure].endswith("the machine itself ran at another speed (a bare interpreter start moved 51%)")
+    assert listed[rss.figure].endswith("no known cause: worth a look")  # memory is no timed figure
+    assert listed[machine.figure].endswith("nothing of ours runs in a bare interpreter start")
+    assert steady_machine[-2].endswith("no known cause: worth a look")

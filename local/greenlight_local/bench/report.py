@@ -237,10 +237,24 @@ UNSTEADY = (
 )
 
 
-def why_unsteady(comparison: Comparison) -> str:
-    by_statistic = (why for ending, why in UNSTEADY_STATISTIC if comparison.column.endswith(ending))
-    by_figure = (why for clue, why in UNSTEADY if clue in comparison.figure)
-    return next(by_statistic, next(by_figure, "no known cause: worth a look"))
+# The machine's own speed: a bare interpreter start does none of our work, so when it moves between
+# runs, every timed figure may have moved with it.
+MACHINE_SPEED = "Interpreter start"
+TIMED = ("(ms", " ms)", "(s)", "(s,", "images/s")
+
+
+def why_unsteady(comparison: Comparison, machine: Comparison | None = None) -> str:
+    for ending, why in UNSTEADY_STATISTIC:
+        if comparison.column.endswith(ending):
+            return why
+    if comparison is machine:
+        return "the machine's own speed: nothing of ours runs in a bare interpreter start"
+    if machine is not None and any(unit in comparison.figure for unit in TIMED):
+        return f"the machine itself ran at another speed (a bare interpreter start moved {machine.change:.0%})"
+    for clue, why in UNSTEADY:
+        if clue in comparison.figure:
+            return why
+    return "no known cause: worth a look"
 
 
 def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tolerance: float = 0.20,
@@ -251,8 +265,12 @@ def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tole
     if not comparisons:
         return []
     off = [c for c in comparisons if c.change > tolerance]
+    machine = next((c for c in off if c.figure.startswith(MACHINE_SPEED)), None)
     lines = [f"## Against the previous run ({previous_when})", "",
              *([f"Changed in the code since: {changes}", ""] if changes else []),
+             *([f"The machine's own speed moved: a bare interpreter start took {machine.before:.4g} then "
+                f"{machine.after:.4g} ms ({machine.change:.0%} apart), so timed figures may have moved with it.",
+                ""] if machine else []),
              f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
              "(change relative to the larger of the two)." + (" Those that do not, and why:" if off else ""), ""]
     series: dict[tuple[float, float], list[Comparison]] = {}
@@ -261,7 +279,7 @@ def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tole
     for first, *same in series.values():
         also = f" (the same measurement as {'; '.join(f'{c.figure} ({c.column})' for c in same)})" if same else ""
         lines.append(f"- {first.figure} ({first.column}): {first.before:.4g} then {first.after:.4g}, "
-                     f"{first.change:.0%} apart{also}: {why_unsteady(first)}")
+                     f"{first.change:.0%} apart{also}: {why_unsteady(first, machine)}")
     return [*lines, ""]
 
 

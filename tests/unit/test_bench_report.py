@@ -66,3 +66,12 @@ def test_when_a_bare_interpreter_start_moved_the_timed_figures_are_put_down_to_t
     assert listed[rss.figure].endswith("no known cause: worth a look")  # memory is no timed figure
     assert listed[machine.figure].endswith("nothing of ours runs in a bare interpreter start")
     assert steady_machine[-2].endswith("no known cause: worth a look")
+
+
+def test_two_counts_that_moved_alike_are_not_taken_for_one_measurement() -> None:
+    counts = [Comparison("Green results requests per 1,000 uploads, steady", "greenlight", 40.0, 60.0),
+              Comparison("Green scan requests per 1,000 uploads, steady", "greenlight", 40.0, 60.0)]
+
+    listed = [line for line in comparison_lines(counts, "yesterday") if line.startswith("- ")]
+
+    assert len(listed) == 2 and not any("the same measurement" in line for line in listed)

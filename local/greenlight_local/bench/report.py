@@ -223,7 +223,7 @@ def compare(before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping
 
 
 # Why a median may move between runs on one machine: by the column's statistic (a wave's maximum or
-# p95), then by what the figure is (first match wins).
+# p95), then by the machine's own speed (below), then by what the figure is (first match wins).
 UNSTEADY_STATISTIC = (
     (" max", "a maximum is one image's time out of a wave of 50, the least stable statistic there is"),
     (" p95", "the p95 of a wave of 50 lies between its third- and fourth-slowest images: nearly as "
@@ -273,14 +273,22 @@ def comparison_lines(comparisons: Sequence[Comparison], previous_when: str, tole
                 ""] if machine else []),
              f"{len(comparisons) - len(off)} of {len(comparisons)} medians agree within {tolerance:.0%} "
              "(change relative to the larger of the two)." + (" Those that do not, and why:" if off else ""), ""]
-    series: dict[tuple[float, float], list[Comparison]] = {}
+    series: dict[object, list[Comparison]] = {}
     for c in off:
-        series.setdefault((c.before, c.after), []).append(c)
+        series.setdefault(_measurement(c), []).append(c)
     for first, *same in series.values():
         also = f" (the same measurement as {'; '.join(f'{c.figure} ({c.column})' for c in same)})" if same else ""
         lines.append(f"- {first.figure} ({first.column}): {first.before:.4g} then {first.after:.4g}, "
                      f"{first.change:.0%} apart{also}: {why_unsteady(first, machine)}")
     return [*lines, ""]
+
+
+def _measurement(comparison: Comparison) -> object:
+    """What identifies one measurement shown in several rows: the same two medians of the same statistic
+    (times have many digits; two whole numbers, counts, may agree by chance and stay apart)."""
+    if comparison.before.is_integer() and comparison.after.is_integer():
+        return comparison
+    return comparison.before, comparison.after, comparison.column.split()[-1]
 
 
 def markdown(report: Report, *, quick: bool, figures: Sequence[str], when: str, elapsed: float,

@@ -211,10 +211,9 @@ class InMemoryVerdictStore:
         with self._lock:
             record = self.records.get(record_id)
             changes.update(_decided(decision, now, record.decision_rev if record else 0))
-            late = state is State.FINAL and result is not None and record is not None and \
-                may_take_late_verdict(record.state, record.reason)
             return self._change(record_id, state, now, by, history_reason=reason,
-                                history_task=result.task_id if result else None, also_from=late,
+                                history_task=result.task_id if result else None,
+                                late_verdict=state is State.FINAL and result is not None,
                                 lease_token=None, lease_until=None, due_at=None, **changes)
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -227,11 +226,14 @@ class InMemoryVerdictStore:
                 "url_expires_at": iso(url_expires_at) if url_expires_at else None}
 
     def _change(self, record_id: str, target: State, now: float, by: str, *, history_task: str | None = None,
-                history_reason: str | None = None, also_from: bool = False, **changes: Any) -> bool:
-        """`also_from`: the caller checked that the record may leave its (otherwise final) state."""
+                history_reason: str | None = None, late_verdict: bool = False, **changes: Any) -> bool:
+        """`late_verdict`: Green's verdict, which may also replace a give-up (as the DynamoDB condition)."""
         with self._lock:
             record = self.records.get(record_id)
-            if record is None or (record.state not in ALLOWED_FROM[target] and not also_from):
+            if record is None:
+                return False
+            if record.state not in ALLOWED_FROM[target] and not (
+                    late_verdict and may_take_late_verdict(record.state, record.reason)):
                 return False
             history, folded = room_for_one_more(record)
             entry = history_entry(target, now, by, task_id=history_task, reason=history_reason)

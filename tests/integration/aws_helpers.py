@@ -40,7 +40,6 @@ def upload(stack: LocalStack, key: str, body: bytes, content_type: str = "image/
     return dict(stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=body, ContentType=content_type))
 
 
-
 @dataclass
 class VerdictTables:
     """The template's verdict table definition (keys and indexes), for an empty copy per test: a

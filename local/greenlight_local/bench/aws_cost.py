@@ -15,6 +15,7 @@ from greenlight_local.bench.aws_usage import TYPICAL_IMAGE_BYTES, Usage, usage_o
 from greenlight_local.bench.harness import Figure
 from greenlight_local.bench.pipeline_runs import CALLBACKS, POLL_ONLY, SYNC, PipelineRun
 from greenlight_local.bench.report import Row, Section
+from greenlight_local.bench.sizing import item_size
 from greenlight_local.bench.stats import percentile
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def history_bound(bench: Bench) -> tuple[list[int], int]:
         store.resubmitted(obj.data_id, task_id=task, due_at=time.time() + 60,
                           url_expires_at=time.time() + 3600, reason="result_missing", by="poll")
         item = client.get_item(TableName=stack.table, Key={"id": {"S": obj.data_id}})["Item"]
-        sizes.append(item_size_of(item))
+        sizes.append(item_size(item))
     final = record_from_item(item)
     return sizes, final.history_folded
 
@@ -93,12 +94,6 @@ def bounded(sizes: list[int], window: int = 32, slack: int = 8) -> bool:
     if len(sizes) < 2 * window:
         raise ValueError(f"need at least {2 * window} sizes")
     return max(sizes[-window:]) <= max(sizes[-2 * window:-window]) + slack
-
-
-def item_size_of(item: dict[str, object]) -> int:
-    from greenlight_local.bench.sizing import item_size
-
-    return item_size(item)
 
 
 def measure(bench: Bench) -> Section:

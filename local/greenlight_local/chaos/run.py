@@ -20,7 +20,6 @@ import random
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from green_emulator import make_image
 from greenlight_local import fault_hooks
@@ -30,7 +29,7 @@ from greenlight_local.chaos.plan import Item, build_plan
 from greenlight_local.chaos.report import ChaosReport
 from greenlight_local.chaos.stream import StreamFollower
 from greenlight_local.chaos.verify import Observed, verify
-from greenlight_local.chaos.world import Buckets, Tap, Uploader, match_sequencers, wire_buckets
+from greenlight_local.chaos.world import Buckets, Tap, Uploader, match_sequencers, s3_object, wire_buckets
 from greenlight_local.pipeline import LocalPipeline, PipelineOptions
 
 if TYPE_CHECKING:
@@ -301,7 +300,7 @@ def _warm_up_aside(bodies: list[str], records: list[VerdictRecord], observed: Ob
     settled = {r.key for r in records if r.key.startswith(WARM_UP) and r.state.value in invariants.TERMINAL}
     run_bodies = []
     for body in bodies:
-        key = unquote_plus(str(json.loads(body).get("detail", {}).get("object", {}).get("key", "")))
+        _, key, _ = s3_object(json.loads(body))
         if not key.startswith(WARM_UP):
             run_bodies.append(body)
         elif key not in settled:

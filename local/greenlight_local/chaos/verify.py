@@ -7,13 +7,12 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
 
 from greenlight.domain.record import VerdictRecord
 from greenlight_local.chaos import invariants
 from greenlight_local.chaos.config import ChaosConfig
 from greenlight_local.chaos.report import METRICS, ChaosReport
-from greenlight_local.chaos.world import Write, live_writes
+from greenlight_local.chaos.world import Write, live_writes, s3_object
 
 MAX_SCAN_ATTEMPTS = 3  # the template's MaxScanAttempts default; the run does not change it
 
@@ -117,9 +116,7 @@ def _dead_letters(observed: Observed, result: invariants.Verdicts) -> int:
     by_version = {invariants.write_key(w): w for w in observed.writes}
     settled = 0
     for body in observed.dlq_bodies:
-        detail = json.loads(body).get("detail", {})
-        obj = detail.get("object", {})
-        bucket, key = detail.get("bucket", {}).get("name"), unquote_plus(str(obj.get("key", "")))
+        bucket, key, obj = s3_object(json.loads(body))
         version = obj.get("version-id") or f"seq:{str(obj.get('sequencer', '')).upper()}"
         write = by_version.get((bucket, key, version))
         record = result.by_write.get(id(write)) if write else None

@@ -19,6 +19,13 @@ from greenlight_local.chaos.plan import VERSIONED, Content, Item
 from greenlight_local.stack import LocalStack
 
 
+def s3_object(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """An S3 event's bucket, key (decoded: the event carries it URL-encoded) and object fields."""
+    detail = event.get("detail") or {}
+    obj: dict[str, Any] = detail.get("object") or {}
+    return str((detail.get("bucket") or {}).get("name")), unquote_plus(str(obj.get("key", ""))), obj
+
+
 @dataclass
 class Buckets:
     versioned: str = ""
@@ -117,10 +124,8 @@ class Tap:
         """(bucket, key) -> [(sequencer, version id, etag)] in write order (the sequencer's)."""
         found: dict[tuple[str, str], list[tuple[str, str | None, str]]] = {}
         for event in list(self.events):
-            detail = event.get("detail") or {}
-            obj = detail.get("object") or {}
-            key = unquote_plus(str(obj.get("key", "")))
-            found.setdefault((str((detail.get("bucket") or {}).get("name")), key), []).append(
+            bucket, key, obj = s3_object(event)
+            found.setdefault((bucket, key), []).append(
                 (str(obj.get("sequencer", "")).upper(), obj.get("version-id"), str(obj.get("etag", ""))))
         for writes in found.values():
             writes.sort(key=lambda w: w[0].rjust(32, "0"))
